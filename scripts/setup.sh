@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages faultline needs, and only those that are missing:
+# apt-get update runs once, and only when something has to be installed.
+# Idempotent; safe to run before every build.
+set -euo pipefail
+
+packages=(gcc make cmake clang libclang-rt-14-dev llvm valgrind)
+case "${1:-}" in
+  test) packages+=() ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing packages: ${missing[*]} (run as root, or install them)" >&2
+  exit 3
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,24 @@
+/* cli.h — the faultline command: one file per subcommand (cmd_<name>.c),
+ * each `int fl_cmd_<name>(int argc, char **argv)` returning the exit status
+ * (0 ok, 1 finding, 2 usage, 3 environment). argv[0] is the subcommand. */
+#ifndef FL_CLI_CLI_H
+#define FL_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+int fl_cmd_profile(int argc, char **argv);
+int fl_cmd_verify(int argc, char **argv);
+
+/* Prints "faultline <cmd>: <message>" on stderr and returns status. */
+int fl_cli_fail(const char *cmd, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Strict number parsing for flags: decimal or 0x hex, optional K/M/G suffix
+ * when `sizes` is true; the whole string must be used. */
+bool fl_cli_parse_u64(const char *s, bool sizes, uint64_t *out);
+
+/* True if argv[i] is "--help" or "-h". */
+bool fl_cli_is_help(const char *arg);
+
+#endif

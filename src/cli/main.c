@@ -1,0 +1,84 @@
+/* main.c — `faultline <command> [options]`: dispatch and shared helpers. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct command {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *summary;
+} commands[] = {
+    {"verify", fl_cmd_verify, "run the verification campaign (the main job of `make run`)"},
+    {"profile", fl_cmd_profile, "probe this kernel and print its profile (--json)"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: faultline <command> [options]\n"
+          "\n"
+          "faultline checks that an allocator keeps its promises: in its own\n"
+          "metadata, in the address space, and in the pages the kernel hands out.\n"
+          "\n"
+          "commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out,
+          "\n"
+          "Run `faultline <command> --help` for a command's options and examples.\n"
+          "Exit status: 0 ok, 1 finding, 2 usage error, 3 environment error.\n");
+}
+
+int fl_cli_fail(const char *cmd, int status, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "faultline %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return status;
+}
+
+bool fl_cli_parse_u64(const char *s, bool sizes, uint64_t *out) {
+  if (!s || !*s || *s == '-' || *s == '+') return false;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || end == s) return false;
+  unsigned shift = 0;
+  if (sizes && *end) {
+    switch (*end) {
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    default: return false;
+    }
+    end++;
+  }
+  if (*end) return false;
+  if (shift && v > (~0ULL >> shift)) return false;
+  *out = (uint64_t)v << shift;
+  return true;
+}
+
+bool fl_cli_is_help(const char *arg) {
+  return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (fl_cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "faultline: unknown command '%s' (see faultline --help)\n", argv[1]);
+  return 2;
+}

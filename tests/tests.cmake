@@ -1,0 +1,22 @@
+# Every tests/<area>/test_<name>.c becomes one executable; every FL_TEST(name)
+# in it becomes one ctest named <area>.<name>, labelled <area>. Nothing to
+# register by hand: add a test to the file and reconfigure.
+add_library(fl_test_harness STATIC ${CMAKE_SOURCE_DIR}/tests/harness/harness.c)
+target_include_directories(fl_test_harness PUBLIC ${CMAKE_SOURCE_DIR}/tests ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(fl_test_harness PUBLIC fl_core)
+
+file(GLOB FL_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/*/test_*.c)
+foreach(src ${FL_TEST_SOURCES})
+  get_filename_component(dir ${src} DIRECTORY)
+  get_filename_component(area ${dir} NAME)
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE fl_test_harness)
+  file(STRINGS ${src} decls REGEX "^FL_TEST\\([A-Za-z0-9_]+\\)")
+  foreach(decl ${decls})
+    string(REGEX REPLACE "^FL_TEST\\(([A-Za-z0-9_]+)\\).*" "\\1" t "${decl}")
+    add_test(NAME ${area}.${t} COMMAND ${name} ${t})
+    set_tests_properties(${area}.${t} PROPERTIES LABELS ${area} TIMEOUT 300 SKIP_RETURN_CODE 77
+      ENVIRONMENT "FAULTLINE_BUILD_DIR=${CMAKE_BINARY_DIR};FAULTLINE_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  endforeach()
+endforeach()
