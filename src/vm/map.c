@@ -394,6 +394,20 @@ static intptr_t move_vma(fl_vm_t *vm, fl_vnode_t *n, uintptr_t old, size_t old_l
   return (intptr_t)new_addr;
 }
 
+/* Moves every VMA piece of [addr, addr + len) to the same offset from
+ * new_addr, gaps staying gaps. */
+static intptr_t move_each(fl_vm_t *vm, uintptr_t addr, size_t len, uintptr_t new_addr) {
+  uintptr_t pos = addr, end = addr + len;
+  fl_vnode_t *n;
+  while (pos < end && (n = fl_vset_find(&vm->vmas, pos)) && n->v.start < end) {
+    uintptr_t s = n->v.start > pos ? n->v.start : pos, e = n->v.end < end ? n->v.end : end;
+    intptr_t r = move_vma(vm, n, s, e - s, new_addr + (s - addr), e - s);
+    if (r < 0) return r;
+    pos = e;
+  }
+  return (intptr_t)new_addr;
+}
+
 /* vma_expandable + expand_vma_in_place: the VMA grows into the free room
  * after it, and (measured on 6.18) merges with the next VMA when the growth
  * reaches it and they match. */
@@ -442,9 +456,12 @@ static intptr_t do_mremap(fl_vm_t *vm, uintptr_t addr, size_t old_len, size_t ne
   fl_vnode_t *n = fl_vset_find(&vm->vmas, addr);
   if (!n || n->v.start > addr) return -EFAULT;
   bool shrink = old_len > new_len, expand = old_len < new_len;
+  /* A fixed move that does not resize may span several VMAs and the gaps
+   * between them (Linux 6.17+: each VMA moves to its offset). */
+  bool multi = fixed && old_len == new_len && addr + old_len > n->v.end;
   if (expand || fixed) { /* check_prep_vma: only where a new range is mapped */
     if (!old_len) return -EINVAL;
-    if ((shrink ? new_len : old_len) > n->v.end - addr) return -EFAULT;
+    if (!multi && (shrink ? new_len : old_len) > n->v.end - addr) return -EFAULT;
     if (expand && !may_expand(vm, n->v.prot, fl_pages(new_len - old_len))) return -ENOMEM;
   }
   if (fixed) { /* mremap_to: the target is unmapped first, then any shrink */
@@ -458,6 +475,7 @@ static intptr_t do_mremap(fl_vm_t *vm, uintptr_t addr, size_t old_len, size_t ne
     old_len = new_len;
     n = fl_vset_find(&vm->vmas, addr);
   }
+  if (multi) return move_each(vm, addr, old_len, new_addr);
   if (fixed) return move_vma(vm, n, addr, old_len, new_addr, new_len);
   if (!expand) return (intptr_t)addr;
   if (old_len == n->v.end - addr && expandable(vm, n, new_len - old_len)) {

@@ -21,14 +21,37 @@
  * two comparisons (allocations of the model itself, stdio). */
 #define FL_MINFLT_SLACK 64
 
+/* One page on each side of the window, mapped for real, so the kernel too
+ * sees the window's edges as taken: an mremap growing past the top fails
+ * there as in the model. MADV_DONTDUMP gives them a flag no modelled VMA
+ * has, so they never merge with one. */
+static int map_guard(uintptr_t at) {
+  intptr_t r = fl_sys_mmap(at, FL_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (r < 0) return fl_error(FL_EENV, "vm: cannot map the window's guard page at %#lx: %s",
+                             (unsigned long)at, strerror((int)-r));
+  fl_sys_madvise(at, FL_PAGE, MADV_DONTDUMP);
+  return FL_OK;
+}
+
 int fl_shadow_open(fl_vm_t *vm) {
   fl_pagemap_path_t path = vm->prof.under_valgrind ? FL_PAGEMAP_PREAD : FL_PAGEMAP_AUTO;
   if (fl_pagemap_open(&vm->pm, path) != FL_OK) return FL_EENV;
+  if (map_guard(vm->lo - FL_PAGE) != FL_OK) {
+    fl_pagemap_close(vm->pm);
+    return FL_EENV;
+  }
+  if (map_guard(vm->hi) != FL_OK) {
+    fl_sys_munmap(vm->lo - FL_PAGE, FL_PAGE);
+    fl_pagemap_close(vm->pm);
+    return FL_EENV;
+  }
   vm->minflt_base = fl_minflt();
   return FL_OK;
 }
 
 void fl_shadow_close(fl_vm_t *vm) {
+  fl_sys_munmap(vm->lo - FL_PAGE, FL_PAGE);
+  fl_sys_munmap(vm->hi, FL_PAGE);
   fl_pagemap_close(vm->pm);
   free(vm->kinds);
 }
