@@ -20,3 +20,12 @@ foreach(src ${FL_TEST_SOURCES})
       ENVIRONMENT "FAULTLINE_BUILD_DIR=${CMAKE_BINARY_DIR};FAULTLINE_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   endforeach()
 endforeach()
+
+# tests/bench/bench_<name>.c: benchmarks, built without sanitizers, not ctests
+# (they print side-by-side ratios; these machines are shared and noisy).
+file(GLOB FL_BENCH_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/bench/bench_*.c)
+foreach(src ${FL_BENCH_SOURCES})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE fl_core_plain)
+endforeach()

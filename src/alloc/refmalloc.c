@@ -125,7 +125,7 @@ int fl_rm_open(fl_rm_t **out, fl_vm_t *vm, const fl_rm_config_t *cfg_in) {
   rm->mem.segv = on_segv;
   rm->mem.ctx = rm;
   if (cfg.page_size == 0) cfg.page_size = prof ? prof->page_size : 4096;
-  if (cfg.nprocs == 0) cfg.nprocs = prof && prof->nprocs_sched ? prof->nprocs_sched : 1;
+  if (cfg.nprocs == 0) cfg.nprocs = prof && prof->nprocs_online ? prof->nprocs_online : 1;
   if (cfg.overcommit_memory < 0) cfg.overcommit_memory = prof ? prof->overcommit_memory : 0;
   if (!cfg.thp_enabled) cfg.thp_enabled = prof ? prof->thp_enabled : "never";
   if (cfg.thp_pagesize == 0) cfg.thp_pagesize = 2UL << 20;

@@ -48,7 +48,7 @@ typedef struct fl_rm_config {
   /* Page size (GLRO(dl_pagesize)); 0 = the vm profile's. */
   size_t page_size;
   /* What arena_get2 gets from __get_nprocs(): Debian's 2.36 reads
-   * /sys/devices/system/cpu/online. 0 = the profile's nprocs_sched. */
+   * /sys/devices/system/cpu/online. 0 = the profile's nprocs_online. */
   unsigned nprocs;
   /* vm.overcommit_memory as shrink_heap's check_may_shrink_heap() reads
    * it; -1 = the profile's. */

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/sysinfo.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,8 +234,8 @@ static uint64_t meminfo_bytes(const char *field) {
   return v;
 }
 
-/* glibc's __get_nprocs_sched(): CPUs in the calling thread's affinity mask,
- * what arena_get2 uses to size the arena limit. */
+/* glibc's __get_nprocs_sched(): CPUs in the calling thread's affinity mask
+ * (not what 2.36's arena_get2 uses: see nprocs_online). */
 static unsigned nprocs_sched(void) {
   for (int ncpu = 1024; ncpu <= 65536; ncpu *= 2) {
     size_t sz = CPU_ALLOC_SIZE(ncpu);
@@ -260,6 +261,8 @@ static void probe_limits(fl_kprofile_t *p) {
   if (!p->mem_total) add_note(p, "/proc/meminfo unreadable");
   p->nprocs_sched = nprocs_sched();
   if (!p->nprocs_sched) add_note(p, "sched_getaffinity failed");
+  /* glibc's own get_nprocs() is __get_nprocs: the sysfs online list first. */
+  p->nprocs_online = (unsigned)get_nprocs();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -340,6 +343,7 @@ void fl_kprofile_print_text(const fl_kprofile_t *p, FILE *out) {
   kv(out, "swap_total:", "%llu (%llu MiB)", (unsigned long long)p->swap_total,
      (unsigned long long)(p->swap_total >> 20));
   kv(out, "nprocs_sched:", "%u", p->nprocs_sched);
+  kv(out, "nprocs_online:", "%u", p->nprocs_online);
   kv(out, "under_valgrind:", "%s", p->under_valgrind ? "yes" : "no");
   for (int i = 0; i < p->nnotes; i++) fprintf(out, "note: %s\n", p->notes[i]);
 }
@@ -402,6 +406,7 @@ void fl_kprofile_print_json(const fl_kprofile_t *p, FILE *out) {
   json_uint(&j, "mem_total", p->mem_total);
   json_uint(&j, "swap_total", p->swap_total);
   json_uint(&j, "nprocs_sched", p->nprocs_sched);
+  json_uint(&j, "nprocs_online", p->nprocs_online);
   json_bool(&j, "under_valgrind", p->under_valgrind);
   json_mthp_notes(&j, p);
   fl_json_end_object(&j);

@@ -47,6 +47,9 @@ typedef struct fl_kprofile {
   uint64_t mem_total;        /* bytes, /proc/meminfo MemTotal (totalram_pages) */
   uint64_t swap_total;       /* bytes, /proc/meminfo SwapTotal */
   unsigned nprocs_sched;     /* CPUs in this thread's affinity mask (__get_nprocs_sched) */
+  /* Online CPUs, /sys/devices/system/cpu/online: what glibc 2.36's
+   * arena_get2 sizes the arena limit from (__get_nprocs). */
+  unsigned nprocs_online;
   bool under_valgrind;       /* RUNNING_ON_VALGRIND: pread pagemap, no placement probes */
   int nnotes;
   char notes[FL_PROFILE_NOTES][160]; /* why something is unknown or unsupported */

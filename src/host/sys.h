@@ -32,6 +32,13 @@ int fl_sys_guarded_set(void *dst, int c, size_t n);
 uint8_t fl_sys_peek(uintptr_t addr);
 void fl_sys_poke(uintptr_t addr, uint8_t v);
 
+/* Keep the guard's handler installed until the matching release, so that
+ * guarded accesses in between cost no sigaction calls (shadow mode holds it
+ * while a model is open). Faults outside a guarded access still reach the
+ * handler that was installed before. */
+void fl_sys_guard_keep(void);
+void fl_sys_guard_release(void);
+
 /* RUNNING_ON_VALGRIND, without requiring valgrind headers at build time. */
 bool fl_sys_under_valgrind(void);
 

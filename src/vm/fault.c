@@ -186,6 +186,23 @@ int fl_vm_touch(fl_vm_t *vm, uintptr_t addr, size_t n, bool write) {
   return 0;
 }
 
+int fl_vm_peek(fl_vm_t *vm, uintptr_t addr, void *dst, size_t n) {
+  int status = 0;
+  uint8_t *out = dst;
+  while (n) {
+    uintptr_t page = addr & FL_PAGE_MASK;
+    size_t chunk = page + FL_PAGE - addr < n ? page + FL_PAGE - addr : n;
+    bool present = addr >= vm->lo && addr < vm->hi && (fl_pt_get(&vm->pt, page) & FL_PT_STATE) != FL_PTE_NONE;
+    if (!lookup(vm, addr)) status = -1;
+    if (present && !fl_vm_shadow(vm)) raw_copy(out, (const void *)addr, chunk);
+    else if (!present || fl_sys_guarded_copy(out, (const void *)addr, chunk)) raw_set(out, 0, chunk);
+    out += chunk;
+    addr += chunk;
+    n -= chunk;
+  }
+  return status;
+}
+
 /* ---- operations on ranges of pages ------------------------------------- */
 struct zap_ctx {
   fl_vm_t *vm;

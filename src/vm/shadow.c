@@ -45,11 +45,13 @@ int fl_shadow_open(fl_vm_t *vm) {
     fl_pagemap_close(vm->pm);
     return FL_EENV;
   }
+  fl_sys_guard_keep();
   vm->minflt_base = fl_minflt();
   return FL_OK;
 }
 
 void fl_shadow_close(fl_vm_t *vm) {
+  fl_sys_guard_release();
   fl_sys_munmap(vm->lo - FL_PAGE, FL_PAGE);
   fl_sys_munmap(vm->hi, FL_PAGE);
   fl_pagemap_close(vm->pm);
@@ -160,6 +162,38 @@ static void describe_maps(fl_vm_t *vm, const fl_maps_entry_t *k, long nk, char *
                              (unsigned long)k[i].end, prot_str(k[i].prot, p));
 }
 
+/* Both sides drawn over the same span, tools/testing/vma style: a letter
+ * per VMA in address order (uppercase in the model where pages are
+ * present), ' ' for holes, at most 64 columns. */
+static void draw_both(fl_vm_t *vm, const fl_maps_entry_t *k, long nk, char *out, size_t cap) {
+  uintptr_t lo = vm->hi, hi = vm->lo;
+  if (vm->vmas.first) lo = vm->vmas.first->v.start, hi = vm->vmas.last->v.end;
+  if (nk > 0 && k[0].start < lo) lo = k[0].start;
+  if (nk > 0 && k[nk - 1].end > hi) hi = k[nk - 1].end;
+  if (lo >= hi) return;
+  size_t unit = ((hi - lo) / 64 + FL_PAGE - 1) & FL_PAGE_MASK;
+  if (unit < FL_PAGE) unit = FL_PAGE;
+  char model[80] = "";
+  FILE *f = fmemopen(model, sizeof model, "w");
+  if (f) {
+    fl_vm_draw(vm, lo, hi, unit, f);
+    fclose(f);
+  }
+  char kern[80];
+  size_t c = 0;
+  for (uintptr_t a = lo; a < hi && c < sizeof kern - 1; a += unit, c++) {
+    kern[c] = ' ';
+    for (long i = 0; i < nk; i++)
+      if (k[i].start < a + unit && k[i].end > a) {
+        kern[c] = (char)('a' + i % 26);
+        break;
+      }
+  }
+  kern[c] = '\0';
+  snprintf(out, cap, "from %#lx, %zu KiB per column:\nmodel  [%.*s]\nkernel [%s]", (unsigned long)lo,
+           unit / 1024, (int)strcspn(model, "\n"), model, kern);
+}
+
 static int compare_maps(fl_vm_t *vm) {
   size_t cap = vm->vmas.count + 64;
   fl_maps_entry_t *k = malloc(cap * sizeof *k);
@@ -170,10 +204,12 @@ static int compare_maps(fl_vm_t *vm) {
   for (fl_vnode_t *n = vm->vmas.first; same && n; n = n->next, i++)
     same = k[i].start == n->v.start && k[i].end == n->v.end && k[i].prot == n->v.prot;
   if (!same) {
-    char text[1024];
-    describe_maps(vm, k, nk < 0 ? 0 : nk > (long)cap ? (long)cap : nk, text, sizeof text);
-    fl_vm_record(vm, FL_MM_MAPS, vm->lo, "window VMAs differ (%zu in the model, %ld in the kernel)\n%s",
-                 vm->vmas.count, nk, text);
+    char text[640], drawing[256] = "";
+    long shown = nk < 0 ? 0 : nk > (long)cap ? (long)cap : nk;
+    describe_maps(vm, k, shown, text, sizeof text);
+    draw_both(vm, k, shown, drawing, sizeof drawing);
+    fl_vm_record(vm, FL_MM_MAPS, vm->lo, "window VMAs differ (%zu in the model, %ld in the kernel)\n%s\n%s",
+                 vm->vmas.count, nk, drawing, text);
   }
   free(k);
   return !same;

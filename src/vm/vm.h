@@ -139,6 +139,10 @@ int fl_vm_store(fl_vm_t *vm, uintptr_t addr, const void *src, size_t n);
 int fl_vm_fill(fl_vm_t *vm, uintptr_t addr, int byte, size_t n);
 /* Touch without changing contents (read, or write of the same bytes). */
 int fl_vm_touch(fl_vm_t *vm, uintptr_t addr, size_t n, bool write);
+/* What a load would read, without faulting or counting anything: for
+ * checkers and introspection. Pages never touched read as zeros. Returns
+ * -1 if part of the range lies outside every VMA (zeros there). */
+int fl_vm_peek(fl_vm_t *vm, uintptr_t addr, void *dst, size_t n);
 
 /* ---- queries --------------------------------------------------------- */
 void fl_vm_stats(const fl_vm_t *vm, fl_vm_stats_t *out);

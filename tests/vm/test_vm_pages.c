@@ -110,3 +110,24 @@ FL_TEST(minor_faults_are_bounded) {
   FL_CHECK_GE(s.minflt_min, 256);
   AGREE(vm);
 }
+
+/* peek reads what a load would, without faulting: RSS and faults stay. */
+FL_TEST(peek_does_not_fault) {
+  OPEN_SHADOW(vm);
+  uintptr_t a = (uintptr_t)fl_vm_mmap(vm, 0, 2 * PG, RW, ANON);
+  uint32_t x = 0xabcdef01, y = 0;
+  fl_vm_store(vm, a + 8, &x, 4);
+  fl_vm_stats_t before, after;
+  fl_vm_stats(vm, &before);
+  FL_CHECK_EQ(fl_vm_peek(vm, a + 8, &y, 4), 0);
+  FL_CHECK_EQ(y, x);
+  y = 1;
+  FL_CHECK_EQ(fl_vm_peek(vm, a + PG + 8, &y, 4), 0); /* untouched: zeros */
+  FL_CHECK_EQ(y, 0);
+  FL_CHECK_EQ(fl_vm_peek(vm, a + 2 * PG, &y, 4), -1); /* no VMA */
+  fl_vm_stats(vm, &after);
+  FL_CHECK_EQ(after.rss_pages, before.rss_pages);
+  FL_CHECK_EQ(after.minflt_max, before.minflt_max);
+  FL_CHECK_EQ(fl_vm_pte(vm, a + PG), FL_PTE_NONE);
+  AGREE(vm);
+}
