@@ -54,6 +54,14 @@ int fl_sys_disable_thp(void) {
   return (int)raw_result(syscall(SYS_prctl, PR_SET_THP_DISABLE, 1L, 0L, 0L, 0L));
 }
 
+int fl_sys_thp_disabled(void) {
+  return (int)raw_result(syscall(SYS_prctl, PR_GET_THP_DISABLE, 0L, 0L, 0L, 0L));
+}
+
+int fl_sys_enable_thp(void) {
+  return (int)raw_result(syscall(SYS_prctl, PR_SET_THP_DISABLE, 0L, 0L, 0L, 0L));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Uninstrumented access                                                     */
 /* ------------------------------------------------------------------------ */

@@ -45,5 +45,8 @@ bool fl_sys_under_valgrind(void);
 /* Turns THP off for this process (prctl PR_SET_THP_DISABLE): the model's
  * window then never gets huge pages, without changing any VMA's flags. */
 int fl_sys_disable_thp(void);
+/* PR_GET_THP_DISABLE: 1 if THP is off for this process, 0 if not, -errno. */
+int fl_sys_thp_disabled(void);
+int fl_sys_enable_thp(void);
 
 #endif

@@ -33,6 +33,7 @@ struct fl_vm {
   fl_vnode_t *cache;            /* last VMA an access hit; reset by syscalls */
   /* shadow mode */
   fl_pagemap_t *pm;
+  bool thp_was_enabled;         /* PR_SET_THP_DISABLE is ours to undo at close */
   long minflt_base;             /* kernel minflt at the last compare */
   uint64_t model_min_base, model_max_base;
   fl_vm_mismatch_t *mm;

@@ -45,6 +45,9 @@ int fl_shadow_open(fl_vm_t *vm) {
     fl_pagemap_close(vm->pm);
     return FL_EENV;
   }
+  /* Unless the caller studies THP, the process gets none: the model then
+   * predicts small pages exactly (MADV_HUGEPAGE still sets VM_HUGEPAGE). */
+  if (!vm->cfg.thp && fl_sys_thp_disabled() == 0 && fl_sys_disable_thp() == 0) vm->thp_was_enabled = true;
   fl_sys_guard_keep();
   vm->minflt_base = fl_minflt();
   return FL_OK;
@@ -52,6 +55,7 @@ int fl_shadow_open(fl_vm_t *vm) {
 
 void fl_shadow_close(fl_vm_t *vm) {
   fl_sys_guard_release();
+  if (vm->thp_was_enabled) fl_sys_enable_thp();
   fl_sys_munmap(vm->lo - FL_PAGE, FL_PAGE);
   fl_sys_munmap(vm->hi, FL_PAGE);
   fl_pagemap_close(vm->pm);

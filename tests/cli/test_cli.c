@@ -1,0 +1,55 @@
+/* The faultline command as a user meets it: exit statuses, one clear line
+ * for bad input, --help, and the verify campaign's report. */
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "harness/harness.h"
+
+/* Runs `faultline ARGS` (stdout and stderr into out), returns the exit status. */
+static int run(const char *args, char *out, size_t cap) {
+  const char *dir = getenv("FAULTLINE_BUILD_DIR");
+  if (!dir) return -1;
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "%s/faultline %s 2>&1", dir, args);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  size_t n = fread(out, 1, cap - 1, p);
+  out[n] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char out[1 << 16];
+
+FL_TEST(cli_usage_errors_exit_2) {
+  FL_CHECK_EQ(run("", out, sizeof out), 2);
+  FL_CHECK_EQ(run("frobnicate", out, sizeof out), 2);
+  FL_CHECK(strstr(out, "unknown command 'frobnicate'") != NULL);
+  FL_CHECK_EQ(run("verify --bogus", out, sizeof out), 2);
+  FL_CHECK(strstr(out, "unknown option '--bogus'") != NULL);
+  FL_CHECK_EQ(run("verify --ops 12x", out, sizeof out), 2);
+  FL_CHECK(strstr(out, "'12x' is not a number") != NULL);
+  FL_CHECK_EQ(run("verify --seconds", out, sizeof out), 2);
+  FL_CHECK_EQ(run("verify --ops 0", out, sizeof out), 2);
+  FL_CHECK_EQ(run("profile --nope", out, sizeof out), 2);
+}
+
+FL_TEST(cli_help_teaches) {
+  FL_CHECK_EQ(run("--help", out, sizeof out), 0);
+  FL_CHECK(strstr(out, "verify") && strstr(out, "profile") && strstr(out, "Exit status"));
+  FL_CHECK_EQ(run("verify --help", out, sizeof out), 0);
+  FL_CHECK(strstr(out, "examples:") != NULL);
+  FL_CHECK_EQ(run("profile --help", out, sizeof out), 0);
+}
+
+FL_TEST(cli_verify_json_reports_no_mismatch) {
+  FL_CHECK_EQ(run("verify --ops 1500 --seed 5 --json", out, sizeof out), 0);
+  FL_CHECK(strstr(out, "\"ops\": 1500") != NULL);
+  FL_CHECK(strstr(out, "\"mismatches\": 0") != NULL);
+  FL_CHECK(strstr(out, "\"kernel_comparisons\": 1500") != NULL);
+}
+
+FL_TEST(cli_verify_text_report) {
+  FL_CHECK_EQ(run("verify --ops 300 --seed 9", out, sizeof out), 0);
+  FL_CHECK(strstr(out, "verdict             no mismatch") != NULL);
+}
