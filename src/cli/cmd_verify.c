@@ -21,7 +21,7 @@
 #define STEPS_PER_RUN 64
 
 typedef struct verify_opts {
-  uint64_t seconds, ops, seed;
+  uint64_t seconds, ops, seed, base;
   bool json, ops_given;
 } verify_opts_t;
 
@@ -45,6 +45,8 @@ static void help(void) {
       "  --seconds N   stop after N seconds (default 60)\n"
       "  --ops N       run exactly N steps instead (fully reproducible)\n"
       "  --seed S      the campaign's seed (default 1): same seed, same steps\n"
+      "  --base ADDR   where the model's 1 TiB window starts (default 0x300000000000;\n"
+      "                a multiple of 2 MiB, free in this process)\n"
       "  --json        print the report as one JSON object\n"
       "\n"
       "examples:\n"
@@ -56,7 +58,7 @@ static void help(void) {
 }
 
 static int parse(int argc, char **argv, verify_opts_t *o) {
-  *o = (verify_opts_t){.seconds = 60, .seed = 1};
+  *o = (verify_opts_t){.seconds = 60, .seed = 1, .base = FL_VM_DEFAULT_BASE};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     uint64_t *num = NULL;
@@ -72,6 +74,8 @@ static int parse(int argc, char **argv, verify_opts_t *o) {
       o->ops_given = true;
     } else if (!strcmp(a, "--seed")) {
       num = &o->seed;
+    } else if (!strcmp(a, "--base")) {
+      num = &o->base;
     } else {
       return fl_cli_fail("verify", 2, "unknown option '%s' (see faultline verify --help)", a);
     }
@@ -122,9 +126,10 @@ static int run_once(const fl_kprofile_t *prof, uint64_t *rng, size_t steps, cons
   fl_vm_config_t cfg;
   fl_vm_config_default(&cfg, prof);
   cfg.mode = FL_VM_SHADOW;
+  cfg.base = (uintptr_t)o->base;
   fl_vm_t *vm;
   int st = fl_vm_open(&vm, &cfg);
-  if (st != FL_OK) return fl_cli_fail("verify", st, "%s", fl_error_message());
+  if (st != FL_OK) return fl_cli_fail("verify", st == FL_EUSAGE ? 2 : 3, "%s", fl_error_message());
   uint8_t bytes[STEPS_PER_RUN * FL_DRIVE_STEP];
   int64_t results[STEPS_PER_RUN];
   for (size_t i = 0; i < sizeof bytes; i += 8) {

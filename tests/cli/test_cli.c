@@ -32,6 +32,10 @@ FL_TEST(cli_usage_errors_exit_2) {
   FL_CHECK_EQ(run("verify --seconds", out, sizeof out), 2);
   FL_CHECK_EQ(run("verify --ops 0", out, sizeof out), 2);
   FL_CHECK_EQ(run("profile --nope", out, sizeof out), 2);
+  FL_CHECK_EQ(run("verify --ops 10 --base 0x200000", out, sizeof out), 2);
+  FL_CHECK(strstr(out, "outside the user address space") != NULL);
+  FL_CHECK_EQ(run("verify --ops 10 --base 0x300000001000", out, sizeof out), 2);
+  FL_CHECK(strstr(out, "multiples of 2 MiB") != NULL);
 }
 
 FL_TEST(cli_help_teaches) {
@@ -47,6 +51,11 @@ FL_TEST(cli_verify_json_reports_no_mismatch) {
   FL_CHECK(strstr(out, "\"ops\": 1500") != NULL);
   FL_CHECK(strstr(out, "\"mismatches\": 0") != NULL);
   FL_CHECK(strstr(out, "\"kernel_comparisons\": 1500") != NULL);
+}
+
+FL_TEST(cli_verify_other_base) {
+  FL_CHECK_EQ(run("verify --ops 200 --base 0x400000000000 --json", out, sizeof out), 0);
+  FL_CHECK(strstr(out, "\"mismatches\": 0") != NULL);
 }
 
 FL_TEST(cli_verify_text_report) {
