@@ -1,22 +1,11 @@
 /* The faultline command as a user meets it: exit statuses, one clear line
  * for bad input, --help, and the verify campaign's report. */
-#include <stdlib.h>
-#include <sys/wait.h>
-
 #include "harness/harness.h"
 
-/* Runs `faultline ARGS` (stdout and stderr into out), returns the exit status. */
 static int run(const char *args, char *out, size_t cap) {
-  const char *dir = getenv("FAULTLINE_BUILD_DIR");
-  if (!dir) return -1;
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd, "%s/faultline %s 2>&1", dir, args);
-  FILE *p = popen(cmd, "r");
-  if (!p) return -1;
-  size_t n = fread(out, 1, cap - 1, p);
-  out[n] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "faultline %s", args);
+  return fl_test_run_tool(cmd, out, cap);
 }
 
 static char out[1 << 16];

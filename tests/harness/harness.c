@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #define FL_MAX_TESTS 1024
 
@@ -38,6 +39,29 @@ void fl_test_skip(const char *why) {
 }
 
 bool fl_test_failed(void) { return cur_failed; }
+
+int fl_test_run_tool(const char *tool_and_args, char *out, size_t cap) {
+  const char *dir = getenv("FAULTLINE_BUILD_DIR");
+  if (!dir) {
+    fprintf(stderr, "harness: FAULTLINE_BUILD_DIR not set (run through ctest)\n");
+    return -1;
+  }
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "%s/%s%s", dir, tool_and_args, out ? " 2>&1" : "");
+  fflush(NULL);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  size_t n = 0;
+  if (out) {
+    n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+  } else {
+    char buf[4096];
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) fwrite(buf, 1, n, stdout);
+  }
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 static int run_one(int i) {
   cur_failed = cur_skipped = false;

@@ -23,6 +23,11 @@ void fl_test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void fl_test_skip(const char *why);
 bool fl_test_failed(void);
+/* Runs "TOOL ARGS" from the build directory ($FAULTLINE_BUILD_DIR, set by
+ * ctest). With out, its stdout and stderr land there (NUL-terminated);
+ * without, they go to ours. Returns the exit status, -1 if it did not run
+ * or died of a signal. */
+int fl_test_run_tool(const char *tool_and_args, char *out, size_t cap);
 
 #define FL_TEST(name)                                                  \
   static void name(void);                                              \

@@ -72,17 +72,11 @@ FL_TEST(profile_text_has_notes_last) {
   free(buf);
 }
 
-/* Runs the built CLI; returns its exit status and its stdout in out. */
+/* Runs the built CLI; returns its exit status and its output in out. */
 static int run_cli(const char *args, char *out, size_t cap) {
-  const char *dir = getenv("FAULTLINE_BUILD_DIR");
   char cmd[1024];
-  snprintf(cmd, sizeof cmd, "%s/faultline %s 2>/dev/null", dir ? dir : ".", args);
-  FILE *p = popen(cmd, "r");
-  if (!p) return -1;
-  size_t n = fread(out, 1, cap - 1, p);
-  out[n] = '\0';
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  snprintf(cmd, sizeof cmd, "faultline %s", args);
+  return fl_test_run_tool(cmd, out, cap);
 }
 
 FL_TEST(profile_json_has_required_keys) {

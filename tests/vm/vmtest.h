@@ -21,21 +21,6 @@
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
-/* Runs build/<preset>/faultline-vmprobe SCENARIO; returns its exit status
- * (-1 if it could not run). */
-static inline int run_vmprobe(const char *scenario) {
-  const char *dir = getenv("FAULTLINE_BUILD_DIR");
-  if (!dir) {
-    fprintf(stderr, "FAULTLINE_BUILD_DIR not set (run through ctest)\n");
-    return -1;
-  }
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd, "%s/faultline-vmprobe %s", dir, scenario);
-  fflush(NULL);
-  int status = system(cmd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 #endif
 
 #define PG 4096UL
@@ -106,19 +91,12 @@ static inline uint64_t rss_kib(fl_vm_t *vm) {
   return s.rss_pages * 4;
 }
 
-/* Runs build/<preset>/faultline-vmprobe SCENARIO; returns its exit status
- * (-1 if it could not run). */
+/* Runs build/<preset>/faultline-vmprobe SCENARIO (output to ours); returns
+ * its exit status, -1 if it could not run. */
 static inline int run_vmprobe(const char *scenario) {
-  const char *dir = getenv("FAULTLINE_BUILD_DIR");
-  if (!dir) {
-    fprintf(stderr, "FAULTLINE_BUILD_DIR not set (run through ctest)\n");
-    return -1;
-  }
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd, "%s/faultline-vmprobe %s", dir, scenario);
-  fflush(NULL);
-  int status = system(cmd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  char args[256];
+  snprintf(args, sizeof args, "faultline-vmprobe %s", scenario);
+  return fl_test_run_tool(args, NULL, 0);
 }
 
 #endif
