@@ -5,9 +5,6 @@
 set -euo pipefail
 
 packages=(gcc make cmake clang libclang-rt-14-dev llvm valgrind)
-case "${1:-}" in
-  test) packages+=() ;;
-esac
 
 missing=()
 for p in "${packages[@]}"; do
