@@ -1,10 +1,16 @@
 /* cmd_verify.c — `faultline verify`: the verification campaign.
  *
- * Today the campaign holds the kernel model against this kernel: seeded
- * random sequences of mmap/munmap/mprotect/mremap/madvise/brk and memory
- * accesses run on the model in shadow mode, and after every step the
- * window is compared with /proc/self/maps, pagemap, smaps Rss and the
- * minor-fault count. Any difference is a finding. */
+ * Runs alternate between two kinds, each on a fresh model in shadow mode,
+ * with the window compared with /proc/self/maps, pagemap, smaps Rss and the
+ * minor-fault count after every step:
+ *  - model runs: seeded random mmap/munmap/mprotect/mremap/madvise/brk and
+ *    accesses straight on the model (src/vm/drive.h);
+ *  - refmalloc runs: seeded random malloc/free/realloc/calloc/memalign,
+ *    writes into the blocks and malloc_trim on refmalloc, whose every
+ *    system call and access goes through the model. A glibc integrity
+ *    message from refmalloc is a finding too (the stream is valid).
+ * Any difference is a finding. The op language's generator and the
+ * invariant checks replace the small allocator stream here when they land. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +21,12 @@
 #include "host/profile.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "alloc/refmalloc.h"
 #include "vm/drive.h"
 #include "vm/vm.h"
 
 #define STEPS_PER_RUN 64
+#define SLOTS 32
 
 typedef struct verify_opts {
   uint64_t seconds, ops, seed, base;
@@ -26,7 +34,7 @@ typedef struct verify_opts {
 } verify_opts_t;
 
 typedef struct verify_result {
-  uint64_t ops, runs, comparisons, mismatches;
+  uint64_t ops, runs, comparisons, mismatches, alloc_ops;
   uint64_t syscalls[FL_SYS_COUNT];
   double seconds;
 } verify_result_t;
@@ -158,16 +166,113 @@ static int run_once(const fl_kprofile_t *prof, uint64_t *rng, size_t steps, cons
   return 0;
 }
 
+/* ---- refmalloc runs ------------------------------------------------------ */
+/* Sizes where glibc 2.36 changes its mind: MINSIZE, the fastbin and tcache
+ * limits, the small/large boundary, the mmap threshold, page multiples. */
+static const size_t boundary_sizes[] = {0, 1, 24, 25, 40, 120, 121, 1008, 1009, 1032, 1033, 4095, 4096,
+                                        65536, 131071, 131072, 131073, 262144, 1048576};
+
+static size_t pick_size(uint64_t x) {
+  switch (x & 3) {
+  case 0: return boundary_sizes[(x >> 2) % (sizeof boundary_sizes / sizeof boundary_sizes[0])];
+  case 1: return (x >> 2) % 2048;
+  case 2: return (x >> 2) % 70000;
+  default: return (x >> 2) % 600000;
+  }
+}
+
+/* One allocator step on slot table `slot`; returns a short description. */
+static const char *alloc_step(fl_rm_t *rm, uintptr_t *slot, uint64_t x) {
+  unsigned s = (unsigned)(x >> 56) % SLOTS;
+  uintptr_t p = slot[s];
+  switch ((x >> 48) & 15) {
+  case 0: case 1: case 2: case 3:
+    if (p) fl_rm_free(rm, p);
+    slot[s] = fl_rm_malloc(rm, pick_size(x));
+    return "malloc";
+  case 4: case 5: case 6:
+    if (p) fl_rm_free(rm, p);
+    slot[s] = 0;
+    return "free";
+  case 7: case 8: {
+    /* realloc(p, 0) frees p and returns NULL (2.36); a failure keeps p. */
+    size_t n = pick_size(x);
+    uintptr_t q = fl_rm_realloc(rm, p, n);
+    slot[s] = q ? q : p && n ? p : 0;
+    return "realloc";
+  }
+  case 9:
+    if (p) fl_rm_free(rm, p);
+    slot[s] = fl_rm_calloc(rm, 1 + (x & 7), pick_size(x >> 3) / 8);
+    return "calloc";
+  case 10:
+    if (p) fl_rm_free(rm, p);
+    slot[s] = fl_rm_memalign(rm, (size_t)16 << ((x >> 8) % 9), pick_size(x));
+    return "memalign";
+  case 11:
+    fl_rm_trim(rm, (x >> 8) % 65536);
+    return "malloc_trim";
+  default:
+    if (p) fl_vm_fill(fl_rm_vm(rm), p, (int)(x & 0xff), fl_rm_usable_size(rm, p));
+    return "write";
+  }
+}
+
+static int run_alloc_once(const fl_kprofile_t *prof, uint64_t *rng, size_t steps, const verify_opts_t *o,
+                          verify_result_t *r) {
+  fl_vm_config_t cfg;
+  fl_vm_config_default(&cfg, prof);
+  cfg.mode = FL_VM_SHADOW;
+  cfg.base = (uintptr_t)o->base;
+  fl_vm_t *vm;
+  int st = fl_vm_open(&vm, &cfg);
+  if (st != FL_OK) return fl_cli_fail("verify", st == FL_EUSAGE ? 2 : 3, "%s", fl_error_message());
+  fl_rm_config_t rc;
+  fl_rm_config_default(&rc);
+  fl_rm_t *rm;
+  if (fl_rm_open(&rm, vm, &rc) != FL_OK) {
+    fl_vm_close(vm);
+    return fl_cli_fail("verify", 3, "%s", fl_error_message());
+  }
+  uintptr_t slot[SLOTS] = {0};
+  int status = 0;
+  for (size_t i = 0; i < steps && !status; i++) {
+    const char *what = alloc_step(rm, slot, splitmix64(rng));
+    r->ops++;
+    r->alloc_ops++;
+    r->comparisons++;
+    if (fl_rm_aborted(rm)) {
+      fprintf(stderr, "faultline verify: refmalloc raised \"%s\" at step %zu (%s) of a valid stream (seed %llu, run %llu)\n",
+              fl_rm_last_event(rm)->message, i, what, (unsigned long long)o->seed, (unsigned long long)r->runs);
+      status = 1;
+    } else if (fl_vm_compare(vm, FL_CMP_ALL) || fl_vm_mismatch_count(vm)) {
+      r->mismatches += fl_vm_mismatch_count(vm);
+      fprintf(stderr, "faultline verify: under refmalloc, the model and the kernel disagree after step %zu (%s) "
+              "(seed %llu, run %llu)\n", i, what, (unsigned long long)o->seed, (unsigned long long)r->runs);
+      for (size_t k = 0; k < fl_vm_mismatch_count(vm); k++) fprintf(stderr, "mismatch: %s\n", fl_vm_mismatch(vm, k)->text);
+      status = 1;
+    }
+  }
+  fl_vm_stats_t stats;
+  fl_vm_stats(vm, &stats);
+  for (int k = 0; k < FL_SYS_COUNT; k++) r->syscalls[k] += stats.syscalls[k];
+  fl_rm_close(rm);
+  fl_vm_close(vm);
+  r->runs += !status;
+  return status;
+}
+
 static void print_report(const verify_opts_t *o, const verify_result_t *r, int status) {
   static const char *names[] = {"mmap", "munmap", "mprotect", "mremap", "madvise", "brk"};
   if (o->json) {
     fl_json_t j;
     fl_json_init(&j, stdout, true);
     fl_json_begin_object(&j);
-    fl_json_key(&j, "campaign"); fl_json_string(&j, "vm-kernel");
+    fl_json_key(&j, "campaign"); fl_json_string(&j, "model-and-refmalloc-vs-kernel");
     fl_json_key(&j, "seed"); fl_json_uint(&j, o->seed);
     fl_json_key(&j, "ops"); fl_json_uint(&j, r->ops);
     fl_json_key(&j, "runs"); fl_json_uint(&j, r->runs);
+    fl_json_key(&j, "refmalloc_ops"); fl_json_uint(&j, r->alloc_ops);
     fl_json_key(&j, "kernel_comparisons"); fl_json_uint(&j, r->comparisons);
     fl_json_key(&j, "mismatches"); fl_json_uint(&j, r->mismatches);
     fl_json_key(&j, "findings"); fl_json_uint(&j, status == 1);
@@ -183,8 +288,9 @@ static void print_report(const verify_opts_t *o, const verify_result_t *r, int s
     fl_json_finish(&j);
     return;
   }
-  printf("faultline verify: model vs kernel, seed %llu\n", (unsigned long long)o->seed);
-  printf("  steps               %llu in %llu runs\n", (unsigned long long)r->ops, (unsigned long long)r->runs);
+  printf("faultline verify: the model and refmalloc against this kernel, seed %llu\n", (unsigned long long)o->seed);
+  printf("  steps               %llu in %llu runs (%llu of them refmalloc calls)\n", (unsigned long long)r->ops,
+         (unsigned long long)r->runs, (unsigned long long)r->alloc_ops);
   printf("  kernel comparisons  %llu (maps, pagemap, smaps Rss, minflt after every step)\n",
          (unsigned long long)r->comparisons);
   printf("  system calls        ");
@@ -207,7 +313,7 @@ int fl_cmd_verify(int argc, char **argv) {
     if (o.ops_given ? r.ops >= o.ops : now() - t0 >= (double)o.seconds) break;
     size_t steps = STEPS_PER_RUN;
     if (o.ops_given && o.ops - r.ops < steps) steps = (size_t)(o.ops - r.ops);
-    status = run_once(prof, &rng, steps, &o, &r);
+    status = r.runs % 2 ? run_alloc_once(prof, &rng, steps, &o, &r) : run_once(prof, &rng, steps, &o, &r);
     if (tty && now() - last >= 1.0) {
       last = now();
       fprintf(stderr, "\r  %llu steps, %llu runs, %.0f s", (unsigned long long)r.ops, (unsigned long long)r.runs, last - t0);
