@@ -26,10 +26,17 @@ endforeach()
 
 # corpus/<target>/ is replayed by ctest (label corpus) with the standalone
 # binary: every seed and every past finding must run clean, forever.
+# Under valgrind memcheck too, where valgrind is installed.
+find_program(FL_VALGRIND valgrind)
 foreach(src ${FL_FUZZ_SOURCES})
   get_filename_component(target ${src} NAME_WE)
   if(IS_DIRECTORY ${CMAKE_SOURCE_DIR}/corpus/${target})
     add_test(NAME corpus.${target} COMMAND replay_${target} ${CMAKE_SOURCE_DIR}/corpus/${target})
     set_tests_properties(corpus.${target} PROPERTIES LABELS corpus TIMEOUT 300)
+    if(FL_VALGRIND)
+      add_test(NAME corpus.${target}.memcheck
+               COMMAND ${FL_VALGRIND} -q --error-exitcode=9 $<TARGET_FILE:replay_${target}> ${CMAKE_SOURCE_DIR}/corpus/${target})
+      set_tests_properties(corpus.${target}.memcheck PROPERTIES LABELS corpus TIMEOUT 600)
+    endif()
   endif()
 endforeach()
