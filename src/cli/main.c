@@ -13,6 +13,7 @@ static const struct command {
   const char *summary;
 } commands[] = {
     {"verify", fl_cmd_verify, "run the verification campaign (the main job of `make run`)"},
+    {"run", fl_cmd_run, "execute an op script on refmalloc over the kernel model"},
     {"profile", fl_cmd_profile, "probe this kernel and print its profile (--json)"},
 };
 

@@ -1,5 +1,8 @@
 /* The faultline command as a user meets it: exit statuses, one clear line
  * for bad input, --help, and the verify campaign's report. */
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "harness/harness.h"
 
 static int run(const char *args, char *out, size_t cap) {
@@ -50,4 +53,42 @@ FL_TEST(cli_verify_other_base) {
 FL_TEST(cli_verify_text_report) {
   FL_CHECK_EQ(run("verify --ops 300 --seed 9", out, sizeof out), 0);
   FL_CHECK(strstr(out, "verdict             no mismatch") != NULL);
+}
+
+/* Writes text to a fresh temporary file; returns its path (static). */
+static const char *script(const char *text) {
+  static char path[64];
+  snprintf(path, sizeof path, "/tmp/faultline-cli-XXXXXX");
+  int fd = mkstemp(path);
+  if (fd < 0) return NULL;
+  FILE *f = fdopen(fd, "w");
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+FL_TEST(cli_run_seed_experiment_in_shadow_mode) {
+  const char *p = script("faultline-ops v1\n#0 = malloc 100\n#1 = malloc 104857600\n"
+                         "write #1 0 104857600 0x00\nfree #1\nfree #0\n");
+  FL_CHECK(p != NULL);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "run %s --shadow --json", p);
+  FL_CHECK_EQ(run(cmd, out, sizeof out), 0);
+  unlink(p);
+  FL_CHECK(strstr(out, "\"mmap\": 1") && strstr(out, "\"munmap\": 1"));
+  FL_CHECK(strstr(out, "\"kernel_mismatches\": 0") != NULL);
+}
+
+FL_TEST(cli_run_bad_inputs_exit_2) {
+  FL_CHECK_EQ(run("run /nonexistent/file", out, sizeof out), 2);
+  FL_CHECK(strstr(out, "/nonexistent/file") != NULL);
+  FL_CHECK_EQ(run("run", out, sizeof out), 2);
+  FL_CHECK_EQ(run("run a b", out, sizeof out), 2);
+  FL_CHECK_EQ(run("run --frob x", out, sizeof out), 2);
+  const char *p = script("faultline-ops v1\n#0 = mallok 100\n");
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "run %s", p);
+  FL_CHECK_EQ(run(cmd, out, sizeof out), 2);
+  unlink(p);
+  FL_CHECK(strstr(out, ":2:") != NULL); /* file:line:column */
 }

@@ -1,0 +1,202 @@
+/* cmd_run.c — `faultline run FILE`: one op script, binary input or
+ * recording, executed on refmalloc over the kernel model, and what came of
+ * it: findings, glibc integrity messages, system calls, memory. */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc/refmalloc.h"
+#include "cli/cli.h"
+#include "host/profile.h"
+#include "ops/exec.h"
+#include "ops/file.h"
+#include "ops/rmtarget.h"
+#include "util/err.h"
+#include "util/json.h"
+#include "vm/vm.h"
+
+typedef struct run_opts {
+  const char *file, *tunables;
+  bool json, shadow;
+} run_opts_t;
+
+static void help(void) {
+  printf(
+      "usage: faultline run FILE [--shadow] [--tunables STR] [--json]\n"
+      "\n"
+      "Executes an op stream on refmalloc (glibc 2.36 malloc over faultline's kernel\n"
+      "model) and reports what happened: findings (a verify that read other bytes,\n"
+      "a block that could not be accessed), glibc's integrity messages (double\n"
+      "free, corrupted sizes, ...: glibc would have aborted there), the system\n"
+      "calls refmalloc made, and the memory the model ended with.\n"
+      "\n"
+      "FILE is a text script (first line `faultline-ops v1`), a binary stream\n"
+      "(`FLOP` header) or raw fuzzer bytes; spec/ops.md describes all three.\n"
+      "\n"
+      "options:\n"
+      "  --shadow         run the model in shadow mode: every call is also made for\n"
+      "                   real inside the model's window, and at the end the window\n"
+      "                   is compared with /proc/self/maps, pagemap and smaps\n"
+      "  --tunables STR   as GLIBC_TUNABLES, e.g. glibc.malloc.tcache_count=0\n"
+      "  --json           one JSON object instead of the text report\n"
+      "\n"
+      "examples:\n"
+      "  faultline run corpus/refmalloc/seed-experiment.ops\n"
+      "  faultline run crash-1234 --shadow --json\n"
+      "\n"
+      "exit status: 0 clean, 1 a finding or an integrity message, 2 usage error\n"
+      "(unreadable or malformed file), 3 environment error.\n");
+}
+
+static int parse(int argc, char **argv, run_opts_t *o) {
+  *o = (run_opts_t){0};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (fl_cli_is_help(a)) {
+      help();
+      return -1;
+    } else if (!strcmp(a, "--json")) {
+      o->json = true;
+    } else if (!strcmp(a, "--shadow")) {
+      o->shadow = true;
+    } else if (!strcmp(a, "--tunables")) {
+      if (++i >= argc) return fl_cli_fail("run", 2, "--tunables needs a value");
+      o->tunables = argv[i];
+    } else if (a[0] == '-' && a[1]) {
+      return fl_cli_fail("run", 2, "unknown option '%s' (see faultline run --help)", a);
+    } else if (o->file) {
+      return fl_cli_fail("run", 2, "one FILE only ('%s' and '%s')", o->file, a);
+    } else {
+      o->file = a;
+    }
+  }
+  if (!o->file) return fl_cli_fail("run", 2, "which file? (see faultline run --help)");
+  return 0;
+}
+
+typedef struct run_outcome {
+  fl_exec_result_t exec;
+  fl_vm_stats_t vm;
+  const fl_rm_event_t *event;
+  size_t mismatches;
+  const char *first_mismatch;
+  fl_ops_format_t format;
+  size_t ops;
+} run_outcome_t;
+
+static const char *sysnames[FL_SYS_COUNT] = {"mmap", "munmap", "mprotect", "mremap", "madvise", "brk"};
+
+static void print_json(const run_opts_t *o, const run_outcome_t *r) {
+  fl_json_t j;
+  fl_json_init(&j, stdout, true);
+  fl_json_begin_object(&j);
+  fl_json_key(&j, "file"); fl_json_string(&j, o->file);
+  fl_json_key(&j, "format"); fl_json_string(&j, fl_ops_format_name(r->format));
+  fl_json_key(&j, "ops"); fl_json_uint(&j, r->ops);
+  fl_json_key(&j, "ops_run"); fl_json_uint(&j, r->exec.ops_run);
+  fl_json_key(&j, "skipped"); fl_json_uint(&j, r->exec.skipped);
+  fl_json_key(&j, "findings"); fl_json_uint(&j, r->exec.findings);
+  fl_json_key(&j, "first_finding");
+  if (r->exec.findings) fl_json_string(&j, r->exec.finding);
+  else fl_json_null(&j);
+  fl_json_key(&j, "integrity_message");
+  if (r->event) fl_json_string(&j, r->event->message);
+  else fl_json_null(&j);
+  fl_json_key(&j, "integrity_op_index");
+  if (r->event) fl_json_uint(&j, r->event->op_index);
+  else fl_json_null(&j);
+  fl_json_key(&j, "syscalls");
+  fl_json_begin_object(&j);
+  for (int k = 0; k < FL_SYS_COUNT; k++) {
+    fl_json_key(&j, sysnames[k]);
+    fl_json_uint(&j, r->vm.syscalls[k]);
+  }
+  fl_json_end_object(&j);
+  fl_json_key(&j, "rss_kib"); fl_json_uint(&j, r->vm.rss_pages * 4);
+  fl_json_key(&j, "vmas"); fl_json_uint(&j, r->vm.nr_vmas);
+  fl_json_key(&j, "peak_live_bytes"); fl_json_uint(&j, r->exec.peak_live_bytes);
+  fl_json_key(&j, "kernel_mismatches");
+  if (o->shadow) fl_json_uint(&j, r->mismatches);
+  else fl_json_null(&j);
+  fl_json_end_object(&j);
+  fl_json_finish(&j);
+}
+
+static void print_text(const run_opts_t *o, const run_outcome_t *r) {
+  printf("faultline run %s (%s, %zu ops)\n", o->file, fl_ops_format_name(r->format), r->ops);
+  printf("  ran %zu ops, skipped %zu, leaked %zu blocks, peak live %llu bytes\n", r->exec.ops_run, r->exec.skipped,
+         r->exec.leaked, (unsigned long long)r->exec.peak_live_bytes);
+  printf("  system calls:");
+  for (int k = 0; k < FL_SYS_COUNT; k++) printf(" %s %llu", sysnames[k], (unsigned long long)r->vm.syscalls[k]);
+  printf("\n  the model ends with %llu VMAs, RSS %llu KiB\n", (unsigned long long)r->vm.nr_vmas,
+         (unsigned long long)r->vm.rss_pages * 4);
+  if (r->event)
+    printf("  INTEGRITY: op %llu: \"%s\" (glibc aborts here)\n", (unsigned long long)r->event->op_index,
+           r->event->message);
+  if (r->exec.findings) printf("  FINDING: %s\n", r->exec.finding);
+  if (o->shadow)
+    printf("  kernel comparison: %s%s\n", r->mismatches ? "MISMATCH: " : "the kernel agrees",
+           r->mismatches ? r->first_mismatch : "");
+  printf("  verdict: %s\n", r->event || r->exec.findings || r->mismatches ? "FINDING" : "clean");
+}
+
+/* Runs ops on a fresh model + refmalloc; fills r. */
+static int execute(const run_opts_t *o, const fl_ops_t *ops, run_outcome_t *r) {
+  fl_vm_config_t cfg;
+  fl_vm_config_default(&cfg, fl_kprofile_get());
+  cfg.mode = o->shadow ? FL_VM_SHADOW : FL_VM_FAST;
+  fl_vm_t *vm;
+  int st = fl_vm_open(&vm, &cfg);
+  if (st != FL_OK) return fl_cli_fail("run", 3, "%s", fl_error_message());
+  fl_rm_config_t rc;
+  fl_rm_config_default(&rc);
+  rc.tunables = o->tunables;
+  fl_rm_t *rm;
+  if (fl_rm_open(&rm, vm, &rc) != FL_OK) {
+    fl_vm_close(vm);
+    return fl_cli_fail("run", 2, "%s", fl_error_message());
+  }
+  fl_target_t t;
+  fl_rmtarget_init(&t, rm);
+  fl_exec_options_t eo = {0};
+  st = fl_exec_run(ops, &t, &eo, &r->exec);
+  if (st == FL_OK || st == FL_FINDING) {
+    r->event = fl_rm_last_event(rm);
+    if (o->shadow) fl_vm_compare(vm, FL_CMP_ALL);
+    r->mismatches = fl_vm_mismatch_count(vm);
+    static char first[1024];
+    if (r->mismatches) snprintf(first, sizeof first, "%s", fl_vm_mismatch(vm, 0)->text);
+    r->first_mismatch = first;
+    fl_vm_stats(vm, &r->vm);
+    static fl_rm_event_t ev;
+    if (r->event) ev = *r->event, r->event = &ev;
+  }
+  fl_rm_close(rm);
+  fl_vm_close(vm);
+  if (st != FL_OK && st != FL_FINDING) return fl_cli_fail("run", st, "%s", fl_error_message());
+  return 0;
+}
+
+int fl_cmd_run(int argc, char **argv) {
+  run_opts_t o;
+  int st = parse(argc, argv, &o);
+  if (st) return st < 0 ? 0 : st;
+  fl_ops_t ops;
+  fl_ops_init(&ops);
+  run_outcome_t r = {0};
+  if (fl_ops_load_file(o.file, &ops, &r.format) != FL_OK) {
+    fl_ops_free(&ops);
+    return fl_cli_fail("run", 2, "%s", fl_error_message());
+  }
+  r.ops = ops.n;
+  st = execute(&o, &ops, &r);
+  fl_ops_free(&ops);
+  if (st) {
+    fl_exec_result_free(&r.exec);
+    return st;
+  }
+  if (o.json) print_json(&o, &r);
+  else print_text(&o, &r);
+  bool finding = r.event || r.exec.findings || r.mismatches;
+  fl_exec_result_free(&r.exec);
+  return finding ? 1 : 0;
+}
