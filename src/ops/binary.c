@@ -111,6 +111,18 @@ static uint8_t rd_u8(reader_t *r) {
   return b;
 }
 
+/* A slot: one byte below FL_SLOT_LONG, else the next two bytes (little
+ * endian) are the slot. Any bytes decode; the encoder writes the short form
+ * whenever it can, so canonical ops round-trip. */
+#define FL_SLOT_LONG 240
+
+static uint16_t rd_slot(reader_t *r) {
+  uint8_t b = rd_u8(r);
+  if (b < FL_SLOT_LONG) return b;
+  uint16_t lo = rd_u8(r);
+  return (uint16_t)(lo | (uint16_t)rd_u8(r) << 8);
+}
+
 static uint64_t rd_token(reader_t *r, fl_token_table_t t) {
   size_t n = tables[t].n;
   unsigned m = rd_u8(r) % (unsigned)(n + 8);
@@ -126,29 +138,29 @@ static uint64_t fold_int32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)(uin
 static void decode_operands(reader_t *r, fl_op_t *op) {
   switch ((fl_op_kind_t)op->kind) {
   case FL_OP_MALLOC: case FL_OP_VALLOC: case FL_OP_PVALLOC:
-    op->dst = rd_u8(r);
+    op->dst = rd_slot(r);
     op->a = rd_token(r, FL_TOK_SIZE);
     break;
   case FL_OP_CALLOC:
-    op->dst = rd_u8(r);
+    op->dst = rd_slot(r);
     op->a = rd_token(r, FL_TOK_SIZE);
     op->b = rd_token(r, FL_TOK_SIZE);
     break;
   case FL_OP_REALLOC:
-    op->dst = rd_u8(r);
-    op->src = rd_u8(r);
+    op->dst = rd_slot(r);
+    op->src = rd_slot(r);
     op->a = rd_token(r, FL_TOK_SIZE);
     break;
   case FL_OP_FREE: case FL_OP_USABLE_SIZE:
-    op->src = rd_u8(r);
+    op->src = rd_slot(r);
     break;
   case FL_OP_MEMALIGN: case FL_OP_ALIGNED_ALLOC: case FL_OP_POSIX_MEMALIGN:
-    op->dst = rd_u8(r);
+    op->dst = rd_slot(r);
     op->a = rd_token(r, FL_TOK_ALIGN);
     op->b = rd_token(r, FL_TOK_SIZE);
     break;
   case FL_OP_WRITE: case FL_OP_VERIFY:
-    op->src = rd_u8(r);
+    op->src = rd_slot(r);
     op->a = rd_token(r, FL_TOK_SPAN);
     op->b = rd_token(r, FL_TOK_SPAN);
     op->byte = rd_u8(r);
@@ -197,6 +209,18 @@ typedef struct writer {
   bool oom;
 } writer_t;
 
+static void wr_u8(writer_t *w, uint8_t b);
+
+static void wr_slot(writer_t *w, uint16_t s) {
+  if (s < FL_SLOT_LONG) {
+    wr_u8(w, (uint8_t)s);
+    return;
+  }
+  wr_u8(w, FL_SLOT_LONG);
+  wr_u8(w, (uint8_t)(s & 0xff));
+  wr_u8(w, (uint8_t)(s >> 8));
+}
+
 static void wr_u8(writer_t *w, uint8_t b) {
   if (w->oom) return;
   if (w->len == w->cap) {
@@ -234,29 +258,29 @@ static void wr_token(writer_t *w, fl_token_table_t t, uint64_t v) {
 static void encode_operands(writer_t *w, const fl_op_t *op) {
   switch ((fl_op_kind_t)op->kind) {
   case FL_OP_MALLOC: case FL_OP_VALLOC: case FL_OP_PVALLOC:
-    wr_u8(w, op->dst);
+    wr_slot(w, op->dst);
     wr_token(w, FL_TOK_SIZE, op->a);
     break;
   case FL_OP_CALLOC:
-    wr_u8(w, op->dst);
+    wr_slot(w, op->dst);
     wr_token(w, FL_TOK_SIZE, op->a);
     wr_token(w, FL_TOK_SIZE, op->b);
     break;
   case FL_OP_REALLOC:
-    wr_u8(w, op->dst);
-    wr_u8(w, op->src);
+    wr_slot(w, op->dst);
+    wr_slot(w, op->src);
     wr_token(w, FL_TOK_SIZE, op->a);
     break;
   case FL_OP_FREE: case FL_OP_USABLE_SIZE:
-    wr_u8(w, op->src);
+    wr_slot(w, op->src);
     break;
   case FL_OP_MEMALIGN: case FL_OP_ALIGNED_ALLOC: case FL_OP_POSIX_MEMALIGN:
-    wr_u8(w, op->dst);
+    wr_slot(w, op->dst);
     wr_token(w, FL_TOK_ALIGN, op->a);
     wr_token(w, FL_TOK_SIZE, op->b);
     break;
   case FL_OP_WRITE: case FL_OP_VERIFY:
-    wr_u8(w, op->src);
+    wr_slot(w, op->src);
     wr_token(w, FL_TOK_SPAN, op->a);
     wr_token(w, FL_TOK_SPAN, op->b);
     wr_u8(w, op->byte);

@@ -18,6 +18,7 @@ typedef struct exec {
   const fl_target_t *t;
   fl_exec_options_t o;
   xslot_t slot[FL_OP_SLOTS];
+  unsigned slots_used;  /* 1 + the highest slot ever filled */
   fl_exec_result_t *r;
   const fl_op_t *op;
   size_t index;
@@ -55,14 +56,15 @@ static void live_add(exec_t *x, uint64_t n) {
 
 /* Stores a result; a block already in the slot is leaked, as the stream
  * said (its bytes stay counted: they are still allocated). */
-static void slot_store(exec_t *x, uint8_t s, uintptr_t p, uint64_t size) {
+static void slot_store(exec_t *x, uint16_t s, uintptr_t p, uint64_t size) {
   if (x->slot[s].p) x->r->leaked++;
+  if (p && s >= x->slots_used) x->slots_used = s + 1u;
   x->slot[s].p = p;
   x->slot[s].size = p ? size : 0;
   if (p) live_add(x, size);
 }
 
-static void slot_drop(exec_t *x, uint8_t s) {
+static void slot_drop(exec_t *x, uint16_t s) {
   x->r->live_bytes -= x->slot[s].size;
   x->slot[s].p = 0;
   x->slot[s].size = 0;
@@ -302,7 +304,7 @@ fl_status_t fl_exec_run(const fl_ops_t *ops, const fl_target_t *t,
     else result->skipped++;
     if (is_finding(s) && x->o.stop_on_finding) break;
   }
-  for (unsigned s = 0; s < FL_OP_SLOTS; s++) /* hand the target back clean */
+  for (unsigned s = 0; s < x->slots_used; s++) /* hand the target back clean */
     if (x->slot[s].p) t->free(t->ctx, x->slot[s].p);
   free(x);
   if (st == FL_OK && result->findings) st = FL_FINDING;

@@ -1,6 +1,7 @@
 /* gen.c — the seeded generator (spec/ops.md, "Generator"). */
 #include "ops/gen.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/binary.h"
@@ -393,11 +394,20 @@ void fl_gen_options_default(fl_gen_options_t *o) {
   o->max_write = 65536;
 }
 
+static fl_status_t generate(gen_t *g, uint64_t seed, size_t n, const fl_gen_options_t *options,
+                            fl_ops_t *out);
+
 fl_status_t fl_ops_generate(uint64_t seed, size_t n, const fl_gen_options_t *options,
                             fl_ops_t *out) {
-  gen_t state;
-  gen_t *g = &state;
-  memset(g, 0, sizeof *g);
+  gen_t *g = calloc(1, sizeof *g); /* FL_OP_SLOTS slots: too big for the stack */
+  if (!g) return fl_error(FL_EENV, "out of memory for the generator");
+  fl_status_t st = generate(g, seed, n, options, out);
+  free(g);
+  return st;
+}
+
+static fl_status_t generate(gen_t *g, uint64_t seed, size_t n, const fl_gen_options_t *options,
+                            fl_ops_t *out) {
   if (options) g->o = *options;
   else fl_gen_options_default(&g->o);
   if (g->o.threads < 1 || g->o.threads > FL_OP_THREADS || g->o.slots < 1 ||

@@ -36,7 +36,9 @@
 
 #include "util/err.h"
 
-#define FL_OP_SLOTS 256    /* one byte names a slot in the binary form */
+/* Recordings of real programs keep tens of thousands of blocks live: a slot
+ * is 16 bits (the binary form spends one byte on slots below 240). */
+#define FL_OP_SLOTS 65536
 #define FL_OP_THREADS 16   /* logical thread ids 0..15 */
 #define FL_OP_INJECT_NTH_MAX 256
 #define FL_OP_CHECK_MAX 3
@@ -93,8 +95,8 @@ typedef enum fl_op_sys {
 typedef struct fl_op {
   uint8_t kind;  /* fl_op_kind_t */
   uint8_t byte;  /* write/verify: the fill byte */
-  uint8_t dst;   /* slot receiving the result */
-  uint8_t src;   /* slot read (realloc, free, usable_size, write, verify) */
+  uint16_t dst;  /* slot receiving the result */
+  uint16_t src;  /* slot read (realloc, free, usable_size, write, verify) */
   int32_t aux;   /* inject: the errno value */
   uint64_t a;    /* see the table above */
   uint64_t b;

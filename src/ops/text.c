@@ -140,7 +140,7 @@ static fl_status_t arg_u64(cursor_t *c, const char *what, const char *op, uint64
   return FL_OK;
 }
 
-static fl_status_t arg_slot(cursor_t *c, const char *op, uint8_t *slot) {
+static fl_status_t arg_slot(cursor_t *c, const char *op, uint16_t *slot) {
   word_t w;
   uint64_t v;
   fl_status_t st = need_word(c, &w, "slot", op);
@@ -150,7 +150,7 @@ static fl_status_t arg_slot(cursor_t *c, const char *op, uint8_t *slot) {
   if (v >= FL_OP_SLOTS)
     return perr(c, w.col, "slot #%" PRIu64 " out of range (slots are #0..#%d)", v,
                 FL_OP_SLOTS - 1);
-  *slot = (uint8_t)v;
+  *slot = (uint16_t)v;
   return FL_OK;
 }
 

@@ -200,3 +200,25 @@ FL_TEST(encode_refuses_noncanonical) {
     fl_ops_free(&ops);
   }
 }
+
+/* Slots above 239 take the long form and round-trip; any long form decodes. */
+FL_TEST(wide_slots_roundtrip) {
+  fl_ops_t ops, back;
+  fl_ops_init(&ops);
+  fl_ops_init(&back);
+  const uint16_t slots[] = {0, 239, 240, 255, 256, 4095, 65535};
+  for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+    fl_op_t op = {.kind = FL_OP_MALLOC, .dst = slots[i], .a = 24};
+    FL_CHECK_EQ(fl_ops_push(&ops, &op), FL_OK);
+    fl_op_t fr = {.kind = FL_OP_FREE, .src = slots[i]};
+    FL_CHECK_EQ(fl_ops_push(&ops, &fr), FL_OK);
+  }
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  FL_CHECK_EQ(fl_ops_encode(&ops, &bytes, &len), FL_OK);
+  FL_CHECK_EQ(fl_ops_decode(bytes, len, &back), FL_OK);
+  FL_CHECK(fl_ops_equal(&ops, &back));
+  free(bytes);
+  fl_ops_free(&ops);
+  fl_ops_free(&back);
+}

@@ -154,7 +154,7 @@ FL_TEST(parse_errors_name_line_and_column) {
                             "(decimal, 0x hex, SIZE_MAX-N or PTRDIFF_MAX+-N)"},
       {"#1 = malloc 18446744073709551616\n", "t.ops:1:13: bad size '18446744073709551616' "
        "for 'malloc': expected a number (decimal, 0x hex, SIZE_MAX-N or PTRDIFF_MAX+-N)"},
-      {"\n\n#256 = malloc 1\n", "t.ops:3:1: slot #256 out of range (slots are #0..#255)"},
+      {"\n\n#65536 = malloc 1\n", "t.ops:3:1: slot #65536 out of range (slots are #0..#65535)"},
       {"#1 malloc 1\n", "t.ops:1:4: expected '=' after the result slot"},
       {"free 3\n", "t.ops:1:6: expected a slot like #3, got '3'"},
       {"write #1 0 16 256\n", "t.ops:1:15: byte 256 out of range for 'write' (max 255)"},
