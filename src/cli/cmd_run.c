@@ -34,8 +34,9 @@ static void help(void) {
       "\n"
       "options:\n"
       "  --shadow         run the model in shadow mode: every call is also made for\n"
-      "                   real inside the model's window, and at the end the window\n"
-      "                   is compared with /proc/self/maps, pagemap and smaps\n"
+      "                   real inside the model's window, and after every op the\n"
+      "                   window is compared with /proc/self/maps, pagemap, smaps\n"
+      "                   and the minor-fault count\n"
       "  --tunables STR   as GLIBC_TUNABLES, e.g. glibc.malloc.tcache_count=0\n"
       "  --json           one JSON object instead of the text report\n"
       "\n"
@@ -139,6 +140,17 @@ static void print_text(const run_opts_t *o, const run_outcome_t *r) {
   printf("  verdict: %s\n", r->event || r->exec.findings || r->mismatches ? "FINDING" : "clean");
 }
 
+/* Shadow mode: the model against the kernel after every op, so that the
+ * fault counts compared are the op's own; the first mismatch stops. */
+static bool compare_after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_t status) {
+  (void)op;
+  (void)status;
+  fl_vm_t *vm = ctx;
+  if (!fl_vm_compare(vm, FL_CMP_ALL) && !fl_vm_mismatch_count(vm)) return true;
+  fprintf(stderr, "faultline run: the model and the kernel disagree after op %zu\n", index);
+  return false;
+}
+
 /* Runs ops on a fresh model + refmalloc; fills r. */
 static int execute(const run_opts_t *o, const fl_ops_t *ops, run_outcome_t *r) {
   fl_vm_config_t cfg;
@@ -158,10 +170,14 @@ static int execute(const run_opts_t *o, const fl_ops_t *ops, run_outcome_t *r) {
   fl_target_t t;
   fl_rmtarget_init(&t, rm);
   fl_exec_options_t eo = {0};
+  if (o->shadow) {
+    fl_vm_compare(vm, FL_CMP_ALL); /* the baseline */
+    eo.after_op = compare_after_op;
+    eo.after_op_ctx = vm;
+  }
   st = fl_exec_run(ops, &t, &eo, &r->exec);
   if (st == FL_OK || st == FL_FINDING) {
     r->event = fl_rm_last_event(rm);
-    if (o->shadow) fl_vm_compare(vm, FL_CMP_ALL);
     r->mismatches = fl_vm_mismatch_count(vm);
     static char first[1024];
     if (r->mismatches) snprintf(first, sizeof first, "%s", fl_vm_mismatch(vm, 0)->text);

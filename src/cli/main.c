@@ -14,6 +14,8 @@ static const struct command {
 } commands[] = {
     {"verify", fl_cmd_verify, "run the verification campaign (the main job of `make run`)"},
     {"run", fl_cmd_run, "execute an op script on refmalloc over the kernel model"},
+    {"record", fl_cmd_record, "record a program's malloc calls as an op script"},
+    {"import", fl_cmd_import, "convert a glibc mtrace log into an op script"},
     {"profile", fl_cmd_profile, "probe this kernel and print its profile (--json)"},
 };
 

@@ -303,6 +303,7 @@ fl_status_t fl_exec_run(const fl_ops_t *ops, const fl_target_t *t,
     if (s == FL_EXEC_OK || is_finding(s)) result->ops_run++;
     else result->skipped++;
     if (is_finding(s) && x->o.stop_on_finding) break;
+    if (x->o.after_op && !x->o.after_op(x->o.after_op_ctx, i, x->op, s)) break;
   }
   for (unsigned s = 0; s < x->slots_used; s++) /* hand the target back clean */
     if (x->slot[s].p) t->free(t->ctx, x->slot[s].p);

@@ -51,6 +51,11 @@ typedef struct fl_exec_options {
   uint64_t budget;  /* live-byte budget; 0 = FL_EXEC_DEFAULT_BUDGET */
   bool record;      /* fill result->records */
   bool stop_on_finding;
+  /* Called after every op, run or skipped; returning false stops the run
+   * (e.g. a kernel comparison or an invariant that failed: the caller
+   * reports it). NULL = none. */
+  bool (*after_op)(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_t status);
+  void *after_op_ctx;
 } fl_exec_options_t;
 
 #define FL_EXEC_DEFAULT_BUDGET ((uint64_t)1 << 30)

@@ -92,3 +92,30 @@ FL_TEST(cli_run_bad_inputs_exit_2) {
   unlink(p);
   FL_CHECK(strstr(out, ":2:") != NULL); /* file:line:column */
 }
+
+FL_TEST(cli_record_then_run_in_shadow_mode) {
+  char dir[] = "/tmp/faultline-rec-XXXXXX";
+  FL_CHECK(mkdtemp(dir) != NULL);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "record -o %s/py.ops -- /usr/bin/python3 -c 'import json; print(json.dumps([1, 2]))'", dir);
+  FL_CHECK_EQ(run(cmd, out, sizeof out), 0);
+  FL_CHECK(strstr(out, "[1, 2]") != NULL);               /* the program ran as usual */
+  FL_CHECK(strstr(out, "exited with status 0") != NULL);
+  snprintf(cmd, sizeof cmd, "run %s/py.ops --shadow --json", dir);
+  FL_CHECK_EQ(run(cmd, out, sizeof out), 0);
+  FL_CHECK(strstr(out, "\"kernel_mismatches\": 0") != NULL);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  FL_CHECK_EQ(system(cmd), 0);
+}
+
+FL_TEST(cli_record_and_import_bad_inputs) {
+  FL_CHECK_EQ(run("record", out, sizeof out), 2);
+  FL_CHECK_EQ(run("record --", out, sizeof out), 2);
+  FL_CHECK_EQ(run("record --bogus -- true", out, sizeof out), 2);
+  FL_CHECK_EQ(run("record -o /tmp/x.ops -- /nonexistent/program", out, sizeof out), 3);
+  FL_CHECK(strstr(out, "cannot run /nonexistent/program") != NULL);
+  FL_CHECK_EQ(run("import", out, sizeof out), 2);
+  FL_CHECK_EQ(run("import mtrace /nonexistent.log", out, sizeof out), 2);
+  FL_CHECK(strstr(out, "/nonexistent.log") != NULL);
+  FL_CHECK_EQ(run("import mtrace", out, sizeof out), 2);
+}
