@@ -16,6 +16,7 @@ static const struct command {
     {"run", fl_cmd_run, "execute an op script on refmalloc over the kernel model"},
     {"record", fl_cmd_record, "record a program's malloc calls as an op script"},
     {"import", fl_cmd_import, "convert a glibc mtrace log into an op script"},
+    {"convert", fl_cmd_convert, "convert an op stream between text, binary and raw"},
     {"profile", fl_cmd_profile, "probe this kernel and print its profile (--json)"},
 };
 
