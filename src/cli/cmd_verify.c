@@ -128,16 +128,22 @@ static void report_finding(fl_vm_t *vm, const uint8_t *bytes, size_t nsteps, con
   fl_vm_draw(vm, arena, c->base + c->size, 64 * 1024, stderr);
 }
 
-/* One run: a fresh model, STEPS_PER_RUN steps, a comparison after each. */
-static int run_once(const fl_kprofile_t *prof, uint64_t *rng, size_t steps, const verify_opts_t *o,
-                    verify_result_t *r) {
+/* A fresh model in shadow mode at the campaign's window; 0 or the exit status. */
+static int open_model(const fl_kprofile_t *prof, const verify_opts_t *o, fl_vm_t **vm) {
   fl_vm_config_t cfg;
   fl_vm_config_default(&cfg, prof);
   cfg.mode = FL_VM_SHADOW;
   cfg.base = (uintptr_t)o->base;
+  int st = fl_vm_open(vm, &cfg);
+  return st == FL_OK ? 0 : fl_cli_fail("verify", st == FL_EUSAGE ? 2 : 3, "%s", fl_error_message());
+}
+
+/* One run: a fresh model, STEPS_PER_RUN steps, a comparison after each. */
+static int run_once(const fl_kprofile_t *prof, uint64_t *rng, size_t steps, const verify_opts_t *o,
+                    verify_result_t *r) {
   fl_vm_t *vm;
-  int st = fl_vm_open(&vm, &cfg);
-  if (st != FL_OK) return fl_cli_fail("verify", st == FL_EUSAGE ? 2 : 3, "%s", fl_error_message());
+  int st = open_model(prof, o, &vm);
+  if (st) return st;
   uint8_t bytes[STEPS_PER_RUN * FL_DRIVE_STEP];
   int64_t results[STEPS_PER_RUN];
   for (size_t i = 0; i < sizeof bytes; i += 8) {
@@ -220,13 +226,9 @@ static const char *alloc_step(fl_rm_t *rm, uintptr_t *slot, uint64_t x) {
 
 static int run_alloc_once(const fl_kprofile_t *prof, uint64_t *rng, size_t steps, const verify_opts_t *o,
                           verify_result_t *r) {
-  fl_vm_config_t cfg;
-  fl_vm_config_default(&cfg, prof);
-  cfg.mode = FL_VM_SHADOW;
-  cfg.base = (uintptr_t)o->base;
   fl_vm_t *vm;
-  int st = fl_vm_open(&vm, &cfg);
-  if (st != FL_OK) return fl_cli_fail("verify", st == FL_EUSAGE ? 2 : 3, "%s", fl_error_message());
+  int st = open_model(prof, o, &vm);
+  if (st) return st;
   fl_rm_config_t rc;
   fl_rm_config_default(&rc);
   fl_rm_t *rm;
