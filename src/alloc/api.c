@@ -200,7 +200,7 @@ static size_t musable(fl_rm_t *rm, uintptr_t mem) {
 
 uintptr_t fl_rm_malloc(fl_rm_t *rm, size_t n) {
   uintptr_t r = 0;
-  RM_CALL(rm, FL_RM_OP_MALLOC, n, 0, 0, 0, r = libc_malloc(rm, n));
+  RM_CALL(rm, FL_RM_OP_MALLOC, n, 0, 0, 0, r = libc_malloc(rm, n); rm->op_result = r);
   return r;
 }
 
@@ -210,26 +210,26 @@ void fl_rm_free(fl_rm_t *rm, uintptr_t p) {
 
 uintptr_t fl_rm_calloc(fl_rm_t *rm, size_t n, size_t size) {
   uintptr_t r = 0;
-  RM_CALL(rm, FL_RM_OP_CALLOC, n, size, 0, 0, r = libc_calloc(rm, n, size));
+  RM_CALL(rm, FL_RM_OP_CALLOC, n, size, 0, 0, r = libc_calloc(rm, n, size); rm->op_result = r);
   return r;
 }
 
 uintptr_t fl_rm_realloc(fl_rm_t *rm, uintptr_t p, size_t n) {
   uintptr_t r = 0;
-  RM_CALL(rm, FL_RM_OP_REALLOC, p, n, 0, 0, r = libc_realloc(rm, p, n));
+  RM_CALL(rm, FL_RM_OP_REALLOC, p, n, 0, 0, r = libc_realloc(rm, p, n); rm->op_result = r);
   return r;
 }
 
 uintptr_t fl_rm_memalign(fl_rm_t *rm, size_t align, size_t n) {
   uintptr_t r = 0;
-  RM_CALL(rm, FL_RM_OP_MEMALIGN, align, n, 0, 0, r = libc_memalign(rm, align, n));
+  RM_CALL(rm, FL_RM_OP_MEMALIGN, align, n, 0, 0, r = libc_memalign(rm, align, n); rm->op_result = r);
   return r;
 }
 
 /* aligned_alloc is a weak alias of __libc_memalign in 2.36: no checks. */
 uintptr_t fl_rm_aligned_alloc(fl_rm_t *rm, size_t align, size_t n) {
   uintptr_t r = 0;
-  RM_CALL(rm, FL_RM_OP_ALIGNED_ALLOC, align, n, 0, 0, r = libc_memalign(rm, align, n));
+  RM_CALL(rm, FL_RM_OP_ALIGNED_ALLOC, align, n, 0, 0, r = libc_memalign(rm, align, n); rm->op_result = r);
   return r;
 }
 
@@ -248,14 +248,14 @@ static int posix_memalign_(fl_rm_t *rm, uintptr_t *out, size_t alignment, size_t
 
 int fl_rm_posix_memalign(fl_rm_t *rm, uintptr_t *out, size_t align, size_t n) {
   int r = ENOMEM;
-  RM_CALL(rm, FL_RM_OP_POSIX_MEMALIGN, align, n, 0, ENOMEM, r = posix_memalign_(rm, out, align, n));
+  RM_CALL(rm, FL_RM_OP_POSIX_MEMALIGN, align, n, 0, ENOMEM, r = posix_memalign_(rm, out, align, n); rm->op_result = r == 0 ? *out : 0);
   return r;
 }
 
 /* __libc_valloc */
 uintptr_t fl_rm_valloc(fl_rm_t *rm, size_t n) {
   uintptr_t r = 0;
-  RM_CALL(rm, FL_RM_OP_VALLOC, n, 0, 0, 0, r = libc_memalign(rm, rm->pagesize, n));
+  RM_CALL(rm, FL_RM_OP_VALLOC, n, 0, 0, 0, r = libc_memalign(rm, rm->pagesize, n); rm->op_result = r);
   return r;
 }
 
@@ -274,7 +274,7 @@ static uintptr_t libc_pvalloc(fl_rm_t *rm, size_t bytes) {
 
 uintptr_t fl_rm_pvalloc(fl_rm_t *rm, size_t n) {
   uintptr_t r = 0;
-  RM_CALL(rm, FL_RM_OP_PVALLOC, n, 0, 0, 0, r = libc_pvalloc(rm, n));
+  RM_CALL(rm, FL_RM_OP_PVALLOC, n, 0, 0, 0, r = libc_pvalloc(rm, n); rm->op_result = r);
   return r;
 }
 

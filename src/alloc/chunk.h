@@ -149,6 +149,11 @@ struct fl_rm {
   fl_rm_op_t op;
   uint64_t op_args[3];
   uint64_t op_index;
+  /* the call observer (fl_rm_set_call_hook) and what it is told */
+  fl_rm_call_fn call_fn;
+  void *call_ctx;
+  uint64_t op_result;
+  const fl_rm_mallinfo2_t *op_mallinfo;
 };
 
 /* ---- errors (refmalloc.c) ------------------------------------------------- */

@@ -119,3 +119,50 @@ int fl_rm_thread_arena(const fl_rm_t *rm, unsigned tid) {
   if (tid >= rm->nthreads || !rm->threads[tid].arena) return -1;
   return rm->threads[tid].arena->index;
 }
+
+/* ---- fault-free views ----------------------------------------------------- */
+
+bool fl_rm_arena_peek(const fl_rm_t *rm, size_t i, fl_rm_arena_info_t *o) {
+  const rm_arena_t *a = nth(rm, i);
+  if (!a) return false;
+  /* fl_rm_arena reads top's header through the model; redo that word. */
+  uintptr_t top = av_top(a);
+  if (top == initial_top(a)) return fl_rm_arena(rm, i, o);
+  uint64_t sz = 0;
+  fl_vm_peek(rm->vm, top + 8, &sz, 8);
+  /* Same fields as fl_rm_arena, without its load. */
+  memset(o, 0, sizeof *o);
+  o->index = a->index;
+  o->is_main = a == &rm->main_arena;
+  o->addr = a->addr;
+  o->top = top;
+  o->top_size = sz & ~SIZE_BITS;
+  o->last_remainder = av_last_remainder(a);
+  for (unsigned k = 0; k < NFASTBINS; k++) o->fastbins[k] = fastbin(a, k);
+  memcpy(o->binmap, a->binmap, sizeof o->binmap);
+  o->contiguous = contiguous(a);
+  o->have_fastchunks = a->have_fastchunks;
+  o->attached_threads = a->attached_threads;
+  o->system_mem = a->system_mem;
+  o->max_system_mem = a->max_system_mem;
+  o->heap = o->is_main ? 0 : heap_for_ptr(o->top);
+  return true;
+}
+
+unsigned fl_rm_thread_count(const fl_rm_t *rm) { return rm->nthreads; }
+
+uintptr_t fl_rm_tcache_addr(const fl_rm_t *rm, unsigned tid) {
+  return tid < rm->nthreads && rm->threads[tid].exists ? rm->threads[tid].tcache : 0;
+}
+
+uint64_t fl_rm_word_peek(const fl_rm_t *rm, size_t arena, uintptr_t addr) {
+  const rm_arena_t *a = nth(rm, arena);
+  if (!a) a = &rm->main_arena;
+  uintptr_t off = addr - a->addr;
+  uint64_t v = 0;
+  if (off <= MS_SIZE - 8)
+    memcpy(&v, (const char *)a->img + off, 8);
+  else
+    fl_vm_peek(rm->vm, addr, &v, 8);
+  return v;
+}

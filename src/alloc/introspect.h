@@ -78,4 +78,17 @@ size_t fl_rm_heaps(fl_rm_t *rm, size_t arena, uintptr_t *out, size_t cap);
 /* The logical thread's arena index (-1 = none yet). */
 int fl_rm_thread_arena(const fl_rm_t *rm, unsigned tid);
 
+/* ---- fault-free views (for src/check) -------------------------------------
+ * The same as above, but model memory is read with fl_vm_peek: nothing is
+ * faulted, counted or refused, so a checker leaves RSS and the fault
+ * counters exactly as the allocator left them (and a corrupt pointer
+ * cannot make the view take a model SIGSEGV). */
+bool fl_rm_arena_peek(const fl_rm_t *rm, size_t i, fl_rm_arena_info_t *out);
+/* The logical threads' table size (tids are below it). */
+unsigned fl_rm_thread_count(const fl_rm_t *rm);
+/* The thread's tcache_perthread_struct (user pointer), 0 = none; no read. */
+uintptr_t fl_rm_tcache_addr(const fl_rm_t *rm, unsigned tid);
+/* A word as the allocator reads it (fl_rm_word), read with fl_vm_peek. */
+uint64_t fl_rm_word_peek(const fl_rm_t *rm, size_t arena, uintptr_t addr);
+
 #endif

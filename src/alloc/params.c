@@ -286,6 +286,6 @@ static void mallinfo2_(fl_rm_t *rm, fl_rm_mallinfo2_t *m) {
 fl_rm_mallinfo2_t fl_rm_mallinfo2(fl_rm_t *rm) {
   fl_rm_mallinfo2_t m;
   memset(&m, 0, sizeof m);
-  RM_CALL(rm, FL_RM_OP_MALLINFO, 0, 0, 0, m, mallinfo2_(rm, &m));
+  RM_CALL(rm, FL_RM_OP_MALLINFO, 0, 0, 0, m, mallinfo2_(rm, &m); rm->op_mallinfo = &m);
   return m;
 }

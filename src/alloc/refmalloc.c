@@ -72,13 +72,26 @@ bool rm_enter_(fl_rm_t *rm, fl_rm_op_t op, uint64_t a0, uint64_t a1, uint64_t a2
   rm->op_args[0] = a0;
   rm->op_args[1] = a1;
   rm->op_args[2] = a2;
+  rm->op_result = 0;
+  rm->op_mallinfo = NULL;
   return true;
 }
 
 void rm_leave_(fl_rm_t *rm) {
   rm->jb = NULL;
+  if (rm->call_fn) {
+    fl_rm_call_t c = {.op = rm->op, .result = rm->op_result, .op_index = rm->op_index,
+                      .tid = rm->tid, .mallinfo = rm->op_mallinfo};
+    memcpy(c.args, rm->op_args, sizeof c.args);
+    rm->call_fn(rm->call_ctx, &c);
+  }
   rm->op = FL_RM_OP_NONE;
   rm->op_index++;
+}
+
+void fl_rm_set_call_hook(fl_rm_t *rm, fl_rm_call_fn fn, void *ctx) {
+  rm->call_fn = fn;
+  rm->call_ctx = ctx;
 }
 
 /* ------------------------------------------------------------- lifetime */

@@ -147,4 +147,21 @@ bool fl_rm_aborted(const fl_rm_t *rm);
 /* The event that aborted the allocator, or NULL. */
 const fl_rm_event_t *fl_rm_last_event(const fl_rm_t *rm);
 
+/* ---- call observer (for src/check) ----------------------------------------
+ * Called once after each API call that returned normally (not after one
+ * that aborted the allocator: the event hook reports those), with the
+ * call, its arguments and its result. The observer may read the state
+ * (introspect.h, fl_vm_peek) but must not call into the allocator. */
+typedef struct fl_rm_call {
+  fl_rm_op_t op;
+  uint64_t args[3];      /* as fl_rm_event_t.args */
+  uint64_t result;       /* the pointer or value returned; posix_memalign:
+                            the pointer stored on success, else 0 */
+  uint64_t op_index;     /* how many API calls came before it */
+  unsigned tid;
+  const fl_rm_mallinfo2_t *mallinfo; /* FL_RM_OP_MALLINFO: the result */
+} fl_rm_call_t;
+typedef void (*fl_rm_call_fn)(void *ctx, const fl_rm_call_t *call);
+void fl_rm_set_call_hook(fl_rm_t *rm, fl_rm_call_fn fn, void *ctx);
+
 #endif

@@ -13,6 +13,7 @@ int fl_cmd_run(int argc, char **argv);
 int fl_cmd_record(int argc, char **argv);
 int fl_cmd_import(int argc, char **argv);
 int fl_cmd_convert(int argc, char **argv);
+int fl_cmd_check(int argc, char **argv);
 
 /* Prints "faultline <cmd>: <message>" on stderr and returns status. */
 int fl_cli_fail(const char *cmd, int status, const char *fmt, ...)

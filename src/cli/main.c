@@ -17,6 +17,7 @@ static const struct command {
     {"record", fl_cmd_record, "record a program's malloc calls as an op script"},
     {"import", fl_cmd_import, "convert a glibc mtrace log into an op script"},
     {"convert", fl_cmd_convert, "convert an op stream between text, binary and raw"},
+    {"check", fl_cmd_check, "list the invariants and their levels (--list, --json)"},
     {"profile", fl_cmd_profile, "probe this kernel and print its profile (--json)"},
 };
 

@@ -124,6 +124,7 @@ void fl_vm_set_hooks(fl_vm_t *vm, const fl_vm_hooks_t *hooks) {
 }
 
 uintptr_t fl_vm_start_brk(const fl_vm_t *vm) { return vm->start_brk; }
+uintptr_t fl_vm_cur_brk(const fl_vm_t *vm) { return vm->brk; }
 
 void fl_vm_inject(fl_vm_t *vm, fl_sysno_t no, unsigned nth, int err) {
   if ((unsigned)no >= FL_SYS_COUNT) return;
@@ -193,6 +194,24 @@ bool fl_vm_find(const fl_vm_t *vm, uintptr_t addr, fl_vma_t *out) {
 fl_pte_t fl_vm_pte(const fl_vm_t *vm, uintptr_t addr) {
   if (addr < vm->lo || addr >= vm->hi) return FL_PTE_NONE;
   return (fl_pte_t)(fl_pt_get(&vm->pt, addr) & FL_PT_STATE);
+}
+
+struct visit_pages_ctx {
+  fl_vm_page_fn fn;
+  void *ctx;
+};
+
+static void visit_pages_one(void *ctx, uintptr_t addr, uint8_t e) {
+  struct visit_pages_ctx *v = ctx;
+  if (e & FL_PT_STATE) v->fn(v->ctx, addr, (fl_pte_t)(e & FL_PT_STATE));
+}
+
+void fl_vm_visit_pages(const fl_vm_t *vm, uintptr_t lo, uintptr_t hi, fl_vm_page_fn fn, void *ctx) {
+  if (lo < vm->lo) lo = vm->lo;
+  if (hi > vm->hi) hi = vm->hi;
+  if (lo >= hi) return;
+  struct visit_pages_ctx v = {fn, ctx};
+  fl_pt_visit((fl_pt_t *)&vm->pt, lo & FL_PAGE_MASK, hi, visit_pages_one, &v);
 }
 
 static bool any_present(const fl_vm_t *vm, uintptr_t lo, uintptr_t hi) {

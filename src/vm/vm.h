@@ -126,6 +126,8 @@ int fl_vm_madvise(fl_vm_t *vm, uintptr_t addr, size_t len, int advice);
 /* sys_brk: returns the new break, or the unchanged one on failure; 0 asks. */
 uintptr_t fl_vm_brk(fl_vm_t *vm, uintptr_t newbrk);
 uintptr_t fl_vm_start_brk(const fl_vm_t *vm);
+/* The current break, without a system call (for checkers). */
+uintptr_t fl_vm_cur_brk(const fl_vm_t *vm);
 /* The next `nth`-th (1 = the very next) call of `no` fails with -err
  * without being performed. */
 void fl_vm_inject(fl_vm_t *vm, fl_sysno_t no, unsigned nth, int err);
@@ -152,6 +154,10 @@ size_t fl_vm_vmas(const fl_vm_t *vm, fl_vma_t *out, size_t cap);
 /* The VMA containing addr, if any. */
 bool fl_vm_find(const fl_vm_t *vm, uintptr_t addr, fl_vma_t *out);
 fl_pte_t fl_vm_pte(const fl_vm_t *vm, uintptr_t addr);
+/* Calls fn for every page of [lo, hi) whose entry is not FL_PTE_NONE, in
+ * address order, without faulting or counting anything: for checkers. */
+typedef void (*fl_vm_page_fn)(void *ctx, uintptr_t page, fl_pte_t pte);
+void fl_vm_visit_pages(const fl_vm_t *vm, uintptr_t lo, uintptr_t hi, fl_vm_page_fn fn, void *ctx);
 /* Draws [lo, hi) one character per `unit` bytes, tools/testing/vma style:
  * a letter per VMA (A, B, ...), '*' where a VMA has present pages, ' ' for
  * holes. */
