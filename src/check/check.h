@@ -83,6 +83,11 @@ void fl_check_set_walk_factor(fl_check_t *c, unsigned k);
  * the window must then belong to it (VMA-STRAY). */
 void fl_check_set_exclusive(fl_check_t *c, bool exclusive);
 void fl_check_set_violation_hook(fl_check_t *c, fl_check_violation_fn fn, void *ctx);
+/* The program's own loads and stores are not observed (LD_PRELOAD): the
+ * model's page table is then refmalloc's view only, and the invariants that
+ * hold it against the kernel's pages (KERNEL-PAGES, KERNEL-PAGE-STATE,
+ * KERNEL-RSS, KERNEL-MINFLT) are not reported. */
+void fl_check_set_unobserved(fl_check_t *c, bool unobserved);
 /* Did the checker see every allocation since the allocator opened? */
 bool fl_check_tracking(const fl_check_t *c);
 

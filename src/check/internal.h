@@ -90,6 +90,7 @@ struct fl_check {
   int level;
   unsigned walk_k;
   bool exclusive;
+  bool unobserved;          /* fl_check_set_unobserved */
   bool tracking;
   bool in_check;
   ck_liveset_t live;

@@ -7,8 +7,9 @@
  * mmap/munmap/brk-as-mapping for real at its own addresses, so the program
  * gets real memory at refmalloc's (deterministic) addresses. The program's
  * own loads and stores are not observed, so page-level predictions are not
- * checked here. FAULTLINE_CHECK (invariant checks per call) is not read yet:
- * it takes effect when the invariants (src/check) land.
+ * checked here (the invariants that compare pages with the kernel are off).
+ * FAULTLINE_CHECK=0..3 picks the invariant level (spec/invariants.md); a
+ * violation prints the checker's report and aborts.
  *
  * faultline's own code (the model, refmalloc's host-side bookkeeping, the
  * /proc readers) calls malloc too: while a thread is inside refmalloc those
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "alloc/refmalloc.h"
+#include "check/check.h"
 #include "host/profile.h"
 #include "host/sys.h"
 #include "util/err.h"
@@ -104,6 +106,7 @@ static _Thread_local int inside;       /* this thread is in refmalloc or the mod
 static _Thread_local unsigned my_tid;  /* logical thread + 1, 0 = not yet */
 static fl_vm_t *vm;
 static fl_rm_t *rm;
+static fl_check_t *checker;
 static pthread_key_t exit_key;
 static unsigned next_tid;
 static unsigned free_tids[256], nfree_tids;
@@ -119,6 +122,14 @@ static void fork_prepare(void) { pthread_mutex_lock(&lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void fork_child(void) { pthread_mutex_unlock(&lock); }
 
+/* A broken invariant: the report, then abort (like glibc's own checks). */
+static void on_violation(void *ctx, const fl_violation_t *v) {
+  (void)ctx;
+  fprintf(stderr, "faultline: invariant %s violated after call %llu at %#lx\n  expected: %s\n  actual:   %s\n  %s\n",
+          v->id, (unsigned long long)v->op_index, (unsigned long)v->addr, v->expected, v->actual, v->drawing);
+  abort();
+}
+
 /* First call, under the lock and inside. */
 static void init(void) {
   fl_vm_config_t cfg;
@@ -130,6 +141,16 @@ static void init(void) {
   fl_rm_config_default(&rc);
   rc.tunables = getenv("GLIBC_TUNABLES");
   if (fl_rm_open(&rm, vm, &rc) != FL_OK) die("cannot open refmalloc");
+  const char *lvl = getenv("FAULTLINE_CHECK");
+  if (lvl && *lvl && strcmp(lvl, "0")) {
+    if (!(lvl[0] >= '1' && lvl[0] <= '3' && !lvl[1])) {
+      fprintf(stderr, "libfaultline-preload: FAULTLINE_CHECK=%s: must be 0, 1, 2 or 3\n", lvl);
+      _exit(2);
+    }
+    if (fl_check_open(&checker, rm, vm, lvl[0] - '0') != FL_OK) die("cannot start the invariant checks");
+    fl_check_set_unobserved(checker, true);
+    fl_check_set_violation_hook(checker, on_violation, NULL);
+  }
   pthread_key_create(&exit_key, on_thread_exit);
   pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

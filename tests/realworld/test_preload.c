@@ -88,3 +88,34 @@ FL_TEST(preload_glibc_message_and_abort) {
                        "p = l.malloc(24); l.free(p); l.free(p)\"; echo status $?"));
   FL_CHECK(strstr(with, "free(): double free detected in tcache 2") != NULL);
 }
+
+/* The invariants at levels 1 and 2 under the preload: same output, and no
+ * violation (a violation would print its report and abort). */
+FL_TEST(preload_checked_python3_levels_1_and_2) {
+  if (!have("/usr/bin/python3")) FL_SKIP("no /usr/bin/python3");
+  const char *work = "/usr/bin/python3 -c \"\nimport json, sqlite3, re, collections\n"
+                     "db = sqlite3.connect(\\\":memory:\\\")\ndb.execute(\\\"create table t (v text)\\\")\n"
+                     "db.executemany(\\\"insert into t values (?)\\\", [(\\\"x\\\" * (i % 50),) for i in range(5000)])\n"
+                     "print(db.execute(\\\"select count(*), sum(length(v)) from t\\\").fetchall())\n"
+                     "print(collections.Counter(re.findall(r\\\"\\\\d\\\", json.dumps(list(range(3000))))).most_common(3))\n\"";
+  char script[2048];
+  for (int level = 1; level <= 2; level++) {
+    snprintf(script, sizeof script, "FAULTLINE_CHECK=%d %s", level, work);
+    FL_CHECK_MSG(same_output(script), "level %d", level);
+  }
+}
+
+FL_TEST(preload_checked_sqlite3_level_2) {
+  if (!have("/usr/bin/sqlite3")) FL_SKIP("no /usr/bin/sqlite3");
+  FL_CHECK(same_output(
+      "printf \"create table t(a,b);\\nwith recursive c(x) as (select 1 union all select x+1 from c where x<20000) "
+      "insert into t select x, x*7 %% 1000 from c;\\nselect count(*), sum(a), sum(b) from t;\\n\" | "
+      "FAULTLINE_CHECK=2 /usr/bin/sqlite3"));
+}
+
+FL_TEST(preload_bad_check_level_is_refused) {
+  if (!have("/usr/bin/python3")) FL_SKIP("no /usr/bin/python3");
+  int st = run_sh("FAULTLINE_CHECK=7 /usr/bin/python3 -c 1", true, with, sizeof with);
+  FL_CHECK_EQ(st, 2);
+  FL_CHECK(strstr(with, "FAULTLINE_CHECK=7: must be 0, 1, 2 or 3") != NULL);
+}
