@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc/refmalloc.h"
+#include "check/check.h"
 #include "cli/cli.h"
 #include "host/profile.h"
 #include "ops/exec.h"
@@ -17,11 +18,12 @@
 typedef struct run_opts {
   const char *file, *tunables;
   bool json, shadow;
+  int check; /* invariant level, 0 = none */
 } run_opts_t;
 
 static void help(void) {
   printf(
-      "usage: faultline run FILE [--shadow] [--tunables STR] [--json]\n"
+      "usage: faultline run FILE [--check L] [--shadow] [--tunables STR] [--json]\n"
       "\n"
       "Executes an op stream on refmalloc (glibc 2.36 malloc over faultline's kernel\n"
       "model) and reports what happened: findings (a verify that read other bytes,\n"
@@ -37,6 +39,9 @@ static void help(void) {
       "                   real inside the model's window, and after every op the\n"
       "                   window is compared with /proc/self/maps, pagemap, smaps\n"
       "                   and the minor-fault count\n"
+      "  --check L        check the invariants at level L after every call (1: the\n"
+      "                   chunks the call touched, 2: plus an amortised full walk,\n"
+      "                   3: a full walk every call; spec/invariants.md)\n"
       "  --tunables STR   as GLIBC_TUNABLES, e.g. glibc.malloc.tcache_count=0\n"
       "  --json           one JSON object instead of the text report\n"
       "\n"
@@ -59,6 +64,10 @@ static int parse(int argc, char **argv, run_opts_t *o) {
       o->json = true;
     } else if (!strcmp(a, "--shadow")) {
       o->shadow = true;
+    } else if (!strcmp(a, "--check")) {
+      if (++i >= argc || !(argv[i][0] >= '0' && argv[i][0] <= '3' && !argv[i][1]))
+        return fl_cli_fail("run", 2, "--check takes a level: 0, 1, 2 or 3");
+      o->check = argv[i][0] - '0';
     } else if (!strcmp(a, "--tunables")) {
       if (++i >= argc) return fl_cli_fail("run", 2, "--tunables needs a value");
       o->tunables = argv[i];
@@ -80,6 +89,8 @@ typedef struct run_outcome {
   const fl_rm_event_t *event;
   size_t mismatches;
   const char *first_mismatch;
+  size_t violations;
+  char first_violation[1024];
   fl_ops_format_t format;
   size_t ops;
 } run_outcome_t;
@@ -115,6 +126,11 @@ static void print_json(const run_opts_t *o, const run_outcome_t *r) {
   fl_json_key(&j, "rss_kib"); fl_json_uint(&j, r->vm.rss_pages * 4);
   fl_json_key(&j, "vmas"); fl_json_uint(&j, r->vm.nr_vmas);
   fl_json_key(&j, "peak_live_bytes"); fl_json_uint(&j, r->exec.peak_live_bytes);
+  fl_json_key(&j, "check_level"); fl_json_int(&j, o->check);
+  fl_json_key(&j, "violations"); fl_json_uint(&j, r->violations);
+  fl_json_key(&j, "first_violation");
+  if (r->violations) fl_json_string(&j, r->first_violation);
+  else fl_json_null(&j);
   fl_json_key(&j, "kernel_mismatches");
   if (o->shadow) fl_json_uint(&j, r->mismatches);
   else fl_json_null(&j);
@@ -134,19 +150,33 @@ static void print_text(const run_opts_t *o, const run_outcome_t *r) {
     printf("  INTEGRITY: op %llu: \"%s\" (glibc aborts here)\n", (unsigned long long)r->event->op_index,
            r->event->message);
   if (r->exec.findings) printf("  FINDING: %s\n", r->exec.finding);
+  if (o->check) printf("  invariants (level %d): %s%s\n", o->check, r->violations ? "VIOLATED: " : "all held",
+                       r->violations ? r->first_violation : "");
   if (o->shadow)
     printf("  kernel comparison: %s%s\n", r->mismatches ? "MISMATCH: " : "the kernel agrees",
            r->mismatches ? r->first_mismatch : "");
-  printf("  verdict: %s\n", r->event || r->exec.findings || r->mismatches ? "FINDING" : "clean");
+  printf("  verdict: %s\n", r->event || r->exec.findings || r->mismatches || r->violations ? "FINDING" : "clean");
 }
 
 /* Shadow mode: the model against the kernel after every op, so that the
  * fault counts compared are the op's own; the first mismatch stops. */
+static unsigned compare_what = FL_CMP_ALL;
+
+/* Mismatches that count: with checks on, the minor-fault ones are the
+ * checker's own faults (it moves its baseline past them itself). */
+static size_t counted_mismatches(const fl_vm_t *vm) {
+  size_t n = 0;
+  for (size_t i = 0; i < fl_vm_mismatch_count(vm); i++)
+    n += (compare_what & FL_CMP_MINFLT) || fl_vm_mismatch(vm, i)->kind != FL_MM_MINFLT;
+  return n;
+}
+
 static bool compare_after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_t status) {
   (void)op;
   (void)status;
   fl_vm_t *vm = ctx;
-  if (!fl_vm_compare(vm, FL_CMP_ALL) && !fl_vm_mismatch_count(vm)) return true;
+  fl_vm_compare(vm, compare_what);
+  if (!counted_mismatches(vm)) return true;
   fprintf(stderr, "faultline run: the model and the kernel disagree after op %zu\n", index);
   return false;
 }
@@ -167,10 +197,19 @@ static int execute(const run_opts_t *o, const fl_ops_t *ops, run_outcome_t *r) {
     fl_vm_close(vm);
     return fl_cli_fail("run", 2, "%s", fl_error_message());
   }
+  fl_check_t *chk = NULL;
+  if (o->check && fl_check_open(&chk, rm, vm, o->check) != FL_OK) {
+    fl_rm_close(rm);
+    fl_vm_close(vm);
+    return fl_cli_fail("run", 3, "%s", fl_error_message());
+  }
   fl_target_t t;
   fl_rmtarget_init(&t, rm);
   fl_exec_options_t eo = {0};
   if (o->shadow) {
+    /* The checker's own memory faults land in the same process count: with
+     * checks on, the minor-fault bound means nothing. */
+    compare_what = o->check ? FL_CMP_ALL & ~FL_CMP_MINFLT : FL_CMP_ALL;
     fl_vm_compare(vm, FL_CMP_ALL); /* the baseline */
     eo.after_op = compare_after_op;
     eo.after_op_ctx = vm;
@@ -178,14 +217,22 @@ static int execute(const run_opts_t *o, const fl_ops_t *ops, run_outcome_t *r) {
   st = fl_exec_run(ops, &t, &eo, &r->exec);
   if (st == FL_OK || st == FL_FINDING) {
     r->event = fl_rm_last_event(rm);
-    r->mismatches = fl_vm_mismatch_count(vm);
+    r->mismatches = counted_mismatches(vm);
     static char first[1024];
-    if (r->mismatches) snprintf(first, sizeof first, "%s", fl_vm_mismatch(vm, 0)->text);
+    for (size_t i = 0; i < fl_vm_mismatch_count(vm) && r->mismatches && !first[0]; i++)
+      if ((compare_what & FL_CMP_MINFLT) || fl_vm_mismatch(vm, i)->kind != FL_MM_MINFLT)
+        snprintf(first, sizeof first, "%s", fl_vm_mismatch(vm, i)->text);
     r->first_mismatch = first;
     fl_vm_stats(vm, &r->vm);
+    if (chk && (r->violations = fl_check_violation_count(chk))) {
+      const fl_violation_t *v = fl_check_violation(chk, 0);
+      snprintf(r->first_violation, sizeof r->first_violation, "%s after call %llu at %#lx: expected %s, actual %s",
+               v->id, (unsigned long long)v->op_index, (unsigned long)v->addr, v->expected, v->actual);
+    }
     static fl_rm_event_t ev;
     if (r->event) ev = *r->event, r->event = &ev;
   }
+  fl_check_close(chk);
   fl_rm_close(rm);
   fl_vm_close(vm);
   if (st != FL_OK && st != FL_FINDING) return fl_cli_fail("run", st, "%s", fl_error_message());
@@ -212,7 +259,7 @@ int fl_cmd_run(int argc, char **argv) {
   }
   if (o.json) print_json(&o, &r);
   else print_text(&o, &r);
-  bool finding = r.event || r.exec.findings || r.mismatches;
+  bool finding = r.event || r.exec.findings || r.mismatches || r.violations;
   fl_exec_result_free(&r.exec);
   return finding ? 1 : 0;
 }

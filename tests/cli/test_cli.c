@@ -119,3 +119,19 @@ FL_TEST(cli_record_and_import_bad_inputs) {
   FL_CHECK(strstr(out, "/nonexistent.log") != NULL);
   FL_CHECK_EQ(run("import mtrace", out, sizeof out), 2);
 }
+
+FL_TEST(cli_run_with_invariant_checks) {
+  const char *p = script("faultline-ops v1\n#1 = malloc 24\n#2 = malloc 2000\n#3 = calloc 4 100\nfree #1\n"
+                         "#1 = realloc #2 5000\n#4 = memalign 4096 300\nfree #3\nfree #4\nfree #1\n");
+  FL_CHECK(p != NULL);
+  char cmd[256];
+  for (int level = 1; level <= 3; level++) {
+    snprintf(cmd, sizeof cmd, "run %s --check %d --shadow --json", p, level);
+    FL_CHECK_EQ(run(cmd, out, sizeof out), 0);
+    FL_CHECK(strstr(out, "\"violations\": 0") != NULL);
+    FL_CHECK(strstr(out, "\"kernel_mismatches\": 0") != NULL);
+  }
+  snprintf(cmd, sizeof cmd, "run %s --check 4", p);
+  FL_CHECK_EQ(run(cmd, out, sizeof out), 2);
+  unlink(p);
+}
