@@ -10,6 +10,7 @@
 int fl_cmd_profile(int argc, char **argv);
 int fl_cmd_verify(int argc, char **argv);
 int fl_cmd_run(int argc, char **argv);
+int fl_cmd_diff(int argc, char **argv);
 int fl_cmd_record(int argc, char **argv);
 int fl_cmd_import(int argc, char **argv);
 int fl_cmd_convert(int argc, char **argv);

@@ -13,6 +13,7 @@ static const struct command {
   const char *summary;
 } commands[] = {
     {"verify", fl_cmd_verify, "run the verification campaign (the main job of `make run`)"},
+    {"diff", fl_cmd_diff, "run ops on refmalloc and on the real glibc, compare op by op"},
     {"run", fl_cmd_run, "execute an op script on refmalloc over the kernel model"},
     {"record", fl_cmd_record, "record a program's malloc calls as an op script"},
     {"import", fl_cmd_import, "convert a glibc mtrace log into an op script"},
