@@ -31,7 +31,7 @@ static void help(void) {
       "free, corrupted sizes, ...: glibc would have aborted there), the system\n"
       "calls refmalloc made, and the memory the model ended with.\n"
       "\n"
-      "FILE is a text script (first line `faultline-ops v1`), a binary stream\n"
+      "FILE is a text script (first line `faultline-ops v2`), a binary stream\n"
       "(`FLOP` header) or raw fuzzer bytes; spec/ops.md describes all three.\n"
       "\n"
       "options:\n"
@@ -205,6 +205,7 @@ static int execute(const run_opts_t *o, const fl_ops_t *ops, run_outcome_t *r) {
   }
   fl_target_t t;
   fl_rmtarget_init(&t, rm);
+  if (chk) fl_rmtarget_set_checker(&t, chk);
   fl_exec_options_t eo = {0};
   if (o->shadow) {
     /* The checker's own memory faults land in the same process count: with

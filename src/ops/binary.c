@@ -82,6 +82,14 @@ static const uint64_t mallopt_table[] = {
     (uint64_t)INT_MAX, (uint64_t)(int64_t)INT_MIN,
 };
 
+/* Hostile ops' offsets, as int64: chunk-header fields seen from a user
+ * pointer (prev_size -16, size -8), fd/bk/fd_nextsize/bk_nextsize (0..24),
+ * the next chunk's header past small blocks, and a page either way. */
+static const uint64_t offset_table[] = {
+    0, (uint64_t)-16, (uint64_t)-8, (uint64_t)-1, 1, 8, 16, 24, 32, 40, 48, 56,
+    64, 96, 128, 256, 1024, 4096, (uint64_t)-4096,
+};
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct {
@@ -92,6 +100,7 @@ static const struct {
     {align_table, COUNT(align_table)},
     {span_table, COUNT(span_table)},
     {mallopt_table, COUNT(mallopt_table)},
+    {offset_table, COUNT(offset_table)},
 };
 
 size_t fl_token_table_size(fl_token_table_t t) { return tables[t].n; }
@@ -127,8 +136,10 @@ static uint64_t rd_token(reader_t *r, fl_token_table_t t) {
   size_t n = tables[t].n;
   unsigned m = rd_u8(r) % (unsigned)(n + 8);
   if (m < n) return tables[t].v[m];
+  unsigned k = m - (unsigned)n + 1;
   uint64_t v = 0;
-  for (unsigned i = 0; i < m - n + 1; i++) v |= (uint64_t)rd_u8(r) << (8 * i);
+  for (unsigned i = 0; i < k; i++) v |= (uint64_t)rd_u8(r) << (8 * i);
+  if (t == FL_TOK_OFFSET && k < 8 && (v >> (8 * k - 1)) & 1) v |= ~0ULL << (8 * k);
   return v;
 }
 
@@ -183,17 +194,40 @@ static void decode_operands(reader_t *r, fl_op_t *op) {
   case FL_OP_CHECK:
     op->a = rd_u8(r) % (FL_OP_CHECK_MAX + 1);
     break;
+  case FL_OP_FREE_AT:
+    op->src = rd_slot(r);
+    op->a = rd_token(r, FL_TOK_OFFSET);
+    break;
+  case FL_OP_POKE:
+    op->src = rd_slot(r);
+    op->a = rd_token(r, FL_TOK_OFFSET);
+    op->byte = (uint8_t)(1u << (rd_u8(r) % 4)); /* width 1, 2, 4, 8 */
+    op->b = rd_token(r, FL_TOK_SIZE);
+    if (op->byte < 8) op->b &= (1ULL << (8 * op->byte)) - 1;
+    break;
+  case FL_OP_POKE_PTR:
+    op->src = rd_slot(r);
+    op->a = rd_token(r, FL_TOK_OFFSET);
+    op->dst = rd_slot(r);
+    op->b = rd_token(r, FL_TOK_OFFSET);
+    op->byte = rd_u8(r) % (FL_OP_POKE_PROTECT + 1);
+    break;
   case FL_OP_KIND_COUNT:
     break;
   }
 }
 
 fl_status_t fl_ops_decode(const uint8_t *data, size_t len, fl_ops_t *out) {
+  return fl_ops_decode_version(data, len, FL_OPS_FORMAT_VERSION, out);
+}
+
+fl_status_t fl_ops_decode_version(const uint8_t *data, size_t len, unsigned v, fl_ops_t *out) {
+  unsigned kinds = v == 1 ? FL_OPS_V1_KIND_COUNT : FL_OP_KIND_COUNT;
   reader_t r = {data, len, 0};
   while (r.pos < r.len) {
     fl_op_t op;
     memset(&op, 0, sizeof op);
-    op.kind = (uint8_t)(rd_u8(&r) % FL_OP_KIND_COUNT);
+    op.kind = (uint8_t)(rd_u8(&r) % kinds);
     decode_operands(&r, &op);
     fl_status_t st = fl_ops_push(out, &op);
     if (st != FL_OK) return st;
@@ -250,7 +284,10 @@ static void wr_token(writer_t *w, fl_token_table_t t, uint64_t v) {
   }
   uint64_t raw = t == FL_TOK_MALLOPT ? (uint32_t)v : v;
   unsigned k = 1;
-  while (k < 8 && (raw >> (8 * k)) != 0) k++;
+  if (t == FL_TOK_OFFSET) /* the fewest bytes that sign-extend back to v */
+    while (k < 8 && (uint64_t)((int64_t)(raw << (64 - 8 * k)) >> (64 - 8 * k)) != raw) k++;
+  else
+    while (k < 8 && (raw >> (8 * k)) != 0) k++;
   wr_u8(w, (uint8_t)(n + k - 1));
   for (unsigned i = 0; i < k; i++) wr_u8(w, (uint8_t)(raw >> (8 * i)));
 }
@@ -299,6 +336,23 @@ static void encode_operands(writer_t *w, const fl_op_t *op) {
     wr_u8(w, (uint8_t)op->a);
     wr_u8(w, (uint8_t)(op->b - 1));
     wr_u8(w, (uint8_t)fl_op_errno_index(op->aux));
+    break;
+  case FL_OP_FREE_AT:
+    wr_slot(w, op->src);
+    wr_token(w, FL_TOK_OFFSET, op->a);
+    break;
+  case FL_OP_POKE:
+    wr_slot(w, op->src);
+    wr_token(w, FL_TOK_OFFSET, op->a);
+    wr_u8(w, (uint8_t)__builtin_ctz(op->byte));
+    wr_token(w, FL_TOK_SIZE, op->b);
+    break;
+  case FL_OP_POKE_PTR:
+    wr_slot(w, op->src);
+    wr_token(w, FL_TOK_OFFSET, op->a);
+    wr_slot(w, op->dst);
+    wr_token(w, FL_TOK_OFFSET, op->b);
+    wr_u8(w, op->byte);
     break;
   case FL_OP_KIND_COUNT:
     break;

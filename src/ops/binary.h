@@ -18,6 +18,9 @@
 /* Decodes len raw bytes (no header) and appends the ops to out.
  * Fails only when memory runs out (FL_EENV). */
 fl_status_t fl_ops_decode(const uint8_t *data, size_t len, fl_ops_t *out);
+/* The same for a file of format version v (fl_ops_version_readable): v1's
+ * opcodes fold onto its 17 kinds, so an old corpus file keeps its meaning. */
+fl_status_t fl_ops_decode_version(const uint8_t *data, size_t len, unsigned v, fl_ops_t *out);
 
 /* Encodes ops (no header) into a malloc'd buffer the caller frees.
  * FL_EUSAGE if an op is not canonical (it names the op index). */
@@ -29,6 +32,7 @@ typedef enum fl_token_table {
   FL_TOK_ALIGN,   /* memalign alignments */
   FL_TOK_SPAN,    /* write/verify offsets and lengths */
   FL_TOK_MALLOPT, /* mallopt values (then folded to int32) */
+  FL_TOK_OFFSET,  /* hostile ops' signed offsets (raw bytes sign-extend) */
   FL_TOK_TABLE_COUNT
 } fl_token_table_t;
 

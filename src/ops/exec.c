@@ -10,8 +10,9 @@
 #include "ops/text.h"
 
 typedef struct xslot {
-  uintptr_t p;   /* 0: empty */
-  uint64_t size; /* requested bytes: the bounds of write/verify */
+  uintptr_t p;    /* 0: empty */
+  uint64_t size;  /* requested bytes: the bounds of write/verify */
+  uintptr_t last; /* the last block held, stale once freed: hostile ops */
 } xslot_t;
 
 typedef struct exec {
@@ -26,7 +27,8 @@ typedef struct exec {
 
 const char *fl_exec_status_name(fl_exec_status_t s) {
   static const char *const names[] = {"ok", "empty-slot", "over-budget", "out-of-block",
-                                      "unsupported", "mismatch", "access", "check-failed"};
+                                      "unsupported", "mismatch", "access", "check-failed",
+                                      "hostile"};
   return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
@@ -61,7 +63,10 @@ static void slot_store(exec_t *x, uint16_t s, uintptr_t p, uint64_t size) {
   if (p && s >= x->slots_used) x->slots_used = s + 1u;
   x->slot[s].p = p;
   x->slot[s].size = p ? size : 0;
-  if (p) live_add(x, size);
+  if (p) {
+    x->slot[s].last = p;
+    live_add(x, size);
+  }
 }
 
 static void slot_drop(exec_t *x, uint16_t s) {
@@ -209,6 +214,43 @@ static fl_exec_status_t run_verify(exec_t *x, const fl_op_t *op) {
   return FL_EXEC_OK;
 }
 
+/* ---------------------------------------------------------------- hostile */
+
+/* The address a hostile op aims at: slot pointer (live or stale) + offset. */
+static uintptr_t aim(const exec_t *x, uint16_t s, uint64_t offset) {
+  return x->slot[s].last + (uintptr_t)offset;
+}
+
+static fl_exec_status_t poke(exec_t *x, uintptr_t at, uint64_t value, unsigned width) {
+  uint8_t le[8];
+  for (unsigned i = 0; i < 8; i++) le[i] = (uint8_t)(value >> (8 * i));
+  if (!x->t->write(x->t->ctx, at, le, width))
+    return finding(x, FL_EXEC_ACCESS, "cannot poke %u bytes at 0x%" PRIxPTR, width, at);
+  return FL_EXEC_OK;
+}
+
+static fl_exec_status_t run_hostile(exec_t *x, const fl_op_t *op) {
+  if (x->o.skip_hostile) return FL_EXEC_HOSTILE;
+  if (!x->slot[op->src].last) return FL_EXEC_EMPTY_SLOT;
+  uintptr_t at = aim(x, op->src, op->a);
+  switch ((fl_op_kind_t)op->kind) {
+  case FL_OP_FREE_AT:
+    x->t->free(x->t->ctx, at);
+    if (x->slot[op->src].p == at) slot_drop(x, op->src);
+    return FL_EXEC_OK;
+  case FL_OP_POKE:
+    return poke(x, at, op->b, op->byte);
+  case FL_OP_POKE_PTR: {
+    if (!x->slot[op->dst].last) return FL_EXEC_EMPTY_SLOT;
+    uint64_t v = aim(x, op->dst, op->b);
+    if (op->byte == FL_OP_POKE_PROTECT) v ^= (uint64_t)at >> 12; /* glibc's PROTECT_PTR */
+    return poke(x, at, v, 8);
+  }
+  default:
+    return FL_EXEC_UNSUPPORTED;
+  }
+}
+
 /* ---------------------------------------------------------------- the rest */
 
 static fl_exec_status_t run_other(exec_t *x, const fl_op_t *op, fl_exec_record_t *rec) {
@@ -232,7 +274,7 @@ static fl_exec_status_t run_other(exec_t *x, const fl_op_t *op, fl_exec_record_t
     return FL_EXEC_OK;
   case FL_OP_CHECK: {
     if (!t->check) return FL_EXEC_UNSUPPORTED;
-    unsigned v = t->check(t->ctx, (unsigned)op->a);
+    unsigned v = t->check(t->check_ctx, (unsigned)op->a);
     rec->ret = (int)v;
     return v ? finding(x, FL_EXEC_CHECK_FAILED, "%u invariant violation(s) at level %u", v,
                        (unsigned)op->a)
@@ -248,6 +290,7 @@ static fl_exec_status_t run_op(exec_t *x, const fl_op_t *op, fl_exec_record_t *r
   const xslot_t *src = &x->slot[op->src];
   if (k == FL_OP_REALLOC) return run_realloc(x, op, rec);
   if (fl_op_kind_allocates(k)) return run_alloc(x, op, rec);
+  if (fl_op_kind_hostile(k)) return run_hostile(x, op);
   if (fl_op_kind_reads_slot(k) && !src->p) return FL_EXEC_EMPTY_SLOT;
   switch (k) {
   case FL_OP_FREE:

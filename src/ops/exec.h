@@ -12,6 +12,10 @@
  *    skipped, not findings (an earlier allocation may legitimately have
  *    failed on this target; realloc(NULL, n) is spelled malloc). write/verify are clipped to the block's requested size
  *    (offset past the end: skipped); a verify mismatch is a finding.
+ *  - Hostile ops (free_at, poke, poke_ptr) use the slot's live pointer, or
+ *    the last one it held once that was freed (stale), at a signed offset:
+ *    free_at #s 0 on a live slot is free #s; anything else leaves the slot
+ *    as it is. A slot that never held a block skips them.
  *  - Budget: an allocation whose request is at most PTRDIFF_MAX and would
  *    take live bytes over options.budget is skipped (not a finding). Larger
  *    requests, and calloc products that overflow, run: any allocator must
@@ -36,6 +40,7 @@ typedef enum fl_exec_status {
   FL_EXEC_MISMATCH,    /* verify found other bytes: a finding */
   FL_EXEC_ACCESS,      /* the target could not read/write the block: a finding */
   FL_EXEC_CHECK_FAILED,/* the check op reported violations: a finding */
+  FL_EXEC_HOSTILE,     /* skipped: a hostile op under options.skip_hostile */
 } fl_exec_status_t;
 
 /* Per-op record, kept when options.record is set, for comparing targets. */
@@ -51,6 +56,9 @@ typedef struct fl_exec_options {
   uint64_t budget;  /* live-byte budget; 0 = FL_EXEC_DEFAULT_BUDGET */
   bool record;      /* fill result->records */
   bool stop_on_finding;
+  /* Skip free_at/poke/poke_ptr: fuzz targets and campaigns decode random
+   * bytes, and a heap the input corrupted on purpose is not a finding. */
+  bool skip_hostile;
   /* Called after every op, run or skipped; returning false stops the run
    * (e.g. a kernel comparison or an invariant that failed: the caller
    * reports it). NULL = none. */

@@ -53,14 +53,14 @@ fl_status_t fl_ops_detect(const uint8_t *data, size_t len, const char *name,
     d->format = FL_FMT_BINARY;
     d->version = data[4];
     d->body = FL_OPS_BINARY_HEADER_LEN;
-    if (d->version != FL_OPS_FORMAT_VERSION) return fl_ops_version_error(name, d->version);
+    if (!fl_ops_version_readable(d->version)) return fl_ops_version_error(name, d->version);
     return FL_OK;
   }
   if (has_text_magic(data, len)) {
     d->format = FL_FMT_TEXT;
     d->version = text_version(data, len);
     if (d->version == NO_VERSION) d->version = 0;
-    else if (d->version != FL_OPS_FORMAT_VERSION) return fl_ops_version_error(name, d->version);
+    else if (!fl_ops_version_readable(d->version)) return fl_ops_version_error(name, d->version);
     return FL_OK;
   }
   d->format = FL_FMT_RAW;
@@ -76,7 +76,8 @@ fl_status_t fl_ops_load_bytes(const uint8_t *data, size_t len, const char *name,
   if (fmt) *fmt = d.format;
   if (d.format == FL_FMT_TEXT)
     return fl_ops_parse_text((const char *)data, len, name ? name : "<input>", out);
-  return fl_ops_decode(data + d.body, len - d.body, out);
+  unsigned v = d.format == FL_FMT_BINARY ? d.version : FL_OPS_FORMAT_VERSION;
+  return fl_ops_decode_version(data + d.body, len - d.body, v, out);
 }
 
 /* Reads a whole file; regular files, pipes and /dev/stdin alike. */

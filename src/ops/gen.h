@@ -27,7 +27,9 @@ uint64_t fl_rng_next(fl_rng_t *r);
 uint64_t fl_rng_below(fl_rng_t *r, uint64_t n);
 
 #define FL_GEN_DEFAULT_BUDGET ((uint64_t)1 << 30) /* 1 GiB live */
-#define FL_GEN_ALL_KINDS ((1u << FL_OP_KIND_COUNT) - 1)
+/* Every kind but the hostile ones (they come last), which a generated
+ * stream never contains. */
+#define FL_GEN_ALL_KINDS ((1u << FL_OP_FREE_AT) - 1)
 #define FL_GEN_KIND(k) (1u << (k))
 
 typedef struct fl_gen_options {

@@ -62,10 +62,20 @@ bool fl_op_kind_reads_slot(fl_op_kind_t kind) {
   switch (kind) {
   case FL_OP_REALLOC: case FL_OP_FREE: case FL_OP_USABLE_SIZE:
   case FL_OP_WRITE: case FL_OP_VERIFY:
+  case FL_OP_FREE_AT: case FL_OP_POKE: case FL_OP_POKE_PTR:
     return true;
   default:
     return false;
   }
+}
+
+bool fl_op_kind_hostile(fl_op_kind_t kind) {
+  return kind == FL_OP_FREE_AT || kind == FL_OP_POKE || kind == FL_OP_POKE_PTR;
+}
+
+/* The op's byte field: a fill byte, a poke width or a poke_ptr mode. */
+static bool uses_byte(fl_op_kind_t k) {
+  return k == FL_OP_WRITE || k == FL_OP_VERIFY || k == FL_OP_POKE || k == FL_OP_POKE_PTR;
 }
 
 /* Which of a and b a kind uses (bit 0: a, bit 1: b). */
@@ -73,7 +83,7 @@ static unsigned kind_fields(fl_op_kind_t kind) {
   switch (kind) {
   case FL_OP_CALLOC: case FL_OP_MEMALIGN: case FL_OP_ALIGNED_ALLOC:
   case FL_OP_POSIX_MEMALIGN: case FL_OP_WRITE: case FL_OP_VERIFY:
-  case FL_OP_MALLOPT: case FL_OP_INJECT:
+  case FL_OP_MALLOPT: case FL_OP_INJECT: case FL_OP_POKE: case FL_OP_POKE_PTR:
     return 3;
   case FL_OP_FREE: case FL_OP_USABLE_SIZE:
     return 0;
@@ -95,6 +105,11 @@ static bool fields_in_range(const fl_op_t *op) {
            fl_op_errno_index(op->aux) >= 0;
   case FL_OP_CHECK:
     return op->a <= FL_OP_CHECK_MAX;
+  case FL_OP_POKE: /* the value fits the width */
+    return (op->byte == 1 || op->byte == 2 || op->byte == 4 || op->byte == 8) &&
+           (op->byte == 8 || op->b >> (8 * op->byte) == 0);
+  case FL_OP_POKE_PTR:
+    return op->byte <= FL_OP_POKE_PROTECT;
   default:
     return true;
   }
@@ -106,9 +121,9 @@ bool fl_op_is_canonical(const fl_op_t *op) {
   unsigned f = kind_fields(k);
   if (!(f & 1) && op->a) return false;
   if (!(f & 2) && op->b) return false;
-  if (!fl_op_kind_allocates(k) && op->dst) return false;
+  if (!fl_op_kind_allocates(k) && k != FL_OP_POKE_PTR && op->dst) return false;
   if (!fl_op_kind_reads_slot(k) && op->src) return false;
-  if (k != FL_OP_WRITE && k != FL_OP_VERIFY && op->byte) return false;
+  if (!uses_byte(k) && op->byte) return false;
   if (k != FL_OP_INJECT && op->aux) return false;
   return fields_in_range(op);
 }
@@ -118,7 +133,7 @@ bool fl_op_is_canonical(const fl_op_t *op) {
 static const char *const kind_names[FL_OP_KIND_COUNT] = {
     "malloc", "calloc", "realloc", "free", "memalign", "aligned_alloc",
     "posix_memalign", "valloc", "pvalloc", "usable_size", "write", "verify",
-    "thread", "mallopt", "malloc_trim", "inject", "check",
+    "thread", "mallopt", "malloc_trim", "inject", "check", "free_at", "poke", "poke_ptr",
 };
 
 static const char *const mallopt_names[FL_OP_M_PARAM_COUNT] = {
@@ -186,8 +201,12 @@ int fl_op_errno_lookup(const char *name, size_t len) {
   return i < 0 ? -1 : errno_values[i];
 }
 
+bool fl_ops_version_readable(unsigned long v) {
+  return v >= FL_OPS_OLDEST_VERSION && v <= FL_OPS_FORMAT_VERSION;
+}
+
 fl_status_t fl_ops_version_error(const char *name, unsigned long v) {
-  if (v < FL_OPS_FORMAT_VERSION)
+  if (v < FL_OPS_OLDEST_VERSION)
     return fl_error(FL_EUSAGE,
                     "%s: format v%lu is older than this faultline (v%d): its ops would decode "
                     "differently; convert it with the faultline release that wrote it",

@@ -25,6 +25,15 @@
  *   malloc_trim               pad
  *   inject                    sys kind   nth (1..256)    errno
  *   check                     level (0..3)
+ *   free_at              src  offset (int64)
+ *   poke                 src  offset     value    width (1, 2, 4, 8)
+ *   poke_ptr        tgt  src  offset     toffset  mode (0 plain, 1 protect)
+ *
+ * The last three are *hostile*: they act on a slot's live pointer or, once
+ * freed, on its stale one, at any signed offset, to express double frees,
+ * use-after-free writes and header corruption (how2heap, integrity tests).
+ * The generator never emits them and fuzz targets skip them (their findings
+ * would be the input's own doing); poke_ptr's tgt slot is held in dst.
  *
  * spec/ops.md is the contract; binary.h and text.h are the two encodings. */
 #ifndef FL_OPS_OP_H
@@ -44,8 +53,11 @@
 #define FL_OP_CHECK_MAX 3
 
 /* The version of both file forms (binary header byte, text header line).
- * Bump it when a byte string or a script would mean something else. */
-#define FL_OPS_FORMAT_VERSION 1
+ * Bump it when a byte string or a script would mean something else.
+ * v2 added the hostile kinds; v1 files still load (FL_OPS_V1_KIND_COUNT). */
+#define FL_OPS_FORMAT_VERSION 2
+#define FL_OPS_OLDEST_VERSION 1
+#define FL_OPS_V1_KIND_COUNT 17
 
 typedef enum fl_op_kind {
   FL_OP_MALLOC,
@@ -65,6 +77,9 @@ typedef enum fl_op_kind {
   FL_OP_TRIM,
   FL_OP_INJECT,
   FL_OP_CHECK,
+  FL_OP_FREE_AT,   /* hostile from here on: fl_op_kind_hostile() */
+  FL_OP_POKE,
+  FL_OP_POKE_PTR,
   FL_OP_KIND_COUNT
 } fl_op_kind_t;
 
@@ -94,8 +109,8 @@ typedef enum fl_op_sys {
 
 typedef struct fl_op {
   uint8_t kind;  /* fl_op_kind_t */
-  uint8_t byte;  /* write/verify: the fill byte */
-  uint16_t dst;  /* slot receiving the result */
+  uint8_t byte;  /* write/verify: fill byte; poke: width; poke_ptr: mode */
+  uint16_t dst;  /* slot receiving the result (poke_ptr: the slot pointed to) */
   uint16_t src;  /* slot read (realloc, free, usable_size, write, verify) */
   int32_t aux;   /* inject: the errno value */
   uint64_t a;    /* see the table above */
@@ -127,6 +142,12 @@ bool fl_op_equal(const fl_op_t *x, const fl_op_t *y);
 /* Kind properties, used by the encoders, the generator and the executor. */
 bool fl_op_kind_allocates(fl_op_kind_t kind); /* writes dst */
 bool fl_op_kind_reads_slot(fl_op_kind_t kind); /* reads src */
+bool fl_op_kind_hostile(fl_op_kind_t kind);    /* free_at, poke, poke_ptr */
+
+/* poke_ptr's modes: the address as is, or safe-linking encoded as glibc's
+ * PROTECT_PTR does: (address of the field >> 12) ^ address. */
+#define FL_OP_POKE_PLAIN 0
+#define FL_OP_POKE_PROTECT 1
 
 /* Names as they appear in text scripts; NULL for an out-of-range value.
  * The lookups return -1 when the name is unknown. */
@@ -145,8 +166,10 @@ int fl_op_errno_index(int err); /* -1 if not in the table */
 const char *fl_op_errno_name(int err);
 int fl_op_errno_lookup(const char *name, size_t len); /* errno value or -1 */
 
+/* True for the format versions this faultline reads. */
+bool fl_ops_version_readable(unsigned long v);
 /* Records (fl_error) and returns FL_EUSAGE for a file of format version v
- * that is not FL_OPS_FORMAT_VERSION, saying whether it is older or newer. */
+ * that this faultline cannot read, saying whether it is older or newer. */
 fl_status_t fl_ops_version_error(const char *name, unsigned long v);
 
 #endif

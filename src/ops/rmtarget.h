@@ -13,7 +13,15 @@
 #include "alloc/refmalloc.h"
 #include "ops/target.h"
 
-/* Fills t for rm; rm must outlive t. */
+#include "check/check.h"
+
+/* Fills t for rm; rm must outlive t. The check op is unsupported until a
+ * checker is attached. */
 void fl_rmtarget_init(fl_target_t *t, fl_rm_t *rm);
+
+/* The check op runs chk's invariants of the op's level now: the full walk
+ * at level 3, the level's checks on the whole state below it. chk must be
+ * open on the same rm and outlive t. */
+void fl_rmtarget_set_checker(fl_target_t *t, fl_check_t *chk);
 
 #endif

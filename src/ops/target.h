@@ -7,7 +7,7 @@
  * through the target's memory accessors. Every function receives ctx.
  *
  * Required: malloc, calloc, realloc, free, usable_size, read, write,
- * get_errno, set_errno. Optional (NULL = unsupported, recorded as such and
+ * get_errno, set_errno; every function but check receives ctx. Optional (NULL = unsupported, recorded as such and
  * never a finding): the memalign family, valloc, pvalloc, mallopt, trim,
  * set_thread, inject, check. */
 #ifndef FL_OPS_TARGET_H
@@ -50,8 +50,11 @@ typedef struct fl_target {
   bool (*write)(void *ctx, uintptr_t addr, const void *buf, size_t len);
 
   /* The check op: runs the invariants of level (0-3); returns the number of
-   * violations found (their reports are the target's to make). */
-  unsigned (*check)(void *ctx, unsigned level);
+   * violations found (their reports are the checker's to make). The
+   * invariants live beside the allocator, not in it: check receives
+   * check_ctx, not ctx. */
+  unsigned (*check)(void *check_ctx, unsigned level);
+  void *check_ctx;
 } fl_target_t;
 
 #endif

@@ -166,6 +166,20 @@ static fl_status_t arg_int32(cursor_t *c, const char *op, uint64_t *v) {
   return FL_OK;
 }
 
+/* A signed offset: [-]NUMBER, as int64 held in a u64. */
+static fl_status_t arg_i64(cursor_t *c, const char *what, const char *op, uint64_t *v) {
+  word_t w;
+  fl_status_t st = need_word(c, &w, what, op);
+  if (st != FL_OK) return st;
+  bool neg = w.n > 1 && w.p[0] == '-';
+  uint64_t m;
+  if (!digits_u64(w.p + neg, w.n - neg, &m) || m > (neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX))
+    return perr(c, w.col, "bad %s '%.*s' for '%s': expected a signed number like -16 or 0x20",
+                what, (int)w.n, w.p, op);
+  *v = neg ? 0 - m : m;
+  return FL_OK;
+}
+
 /* A name from one of op.h's tables; lookup returns -1 when unknown. */
 static fl_status_t arg_name(cursor_t *c, const char *what, const char *op,
                             int (*lookup)(const char *, size_t), int *v) {
@@ -201,6 +215,42 @@ static fl_status_t parse_span(cursor_t *c, const char *name, fl_op_t *op) {
   return st;
 }
 
+static const char *const poke_modes[] = {"plain", "protect"};
+
+static int poke_mode_lookup(const char *name, size_t len) {
+  for (int i = 0; i <= FL_OP_POKE_PROTECT; i++)
+    if (strlen(poke_modes[i]) == len && memcmp(poke_modes[i], name, len) == 0) return i;
+  return -1;
+}
+
+/* poke #s OFFSET VALUE WIDTH */
+static fl_status_t parse_poke(cursor_t *c, const char *name, fl_op_t *op) {
+  uint64_t width = 0;
+  fl_status_t st = arg_slot(c, name, &op->src);
+  if (st == FL_OK) st = arg_i64(c, "offset", name, &op->a);
+  if (st == FL_OK) st = arg_u64(c, "value", name, UINT64_MAX, &op->b);
+  if (st == FL_OK) st = arg_u64(c, "width", name, 8, &width);
+  if (st != FL_OK) return st;
+  if (width != 1 && width != 2 && width != 4 && width != 8)
+    return perr(c, c->pos, "width must be 1, 2, 4 or 8 bytes");
+  if (width < 8 && op->b >> (8 * width))
+    return perr(c, c->pos, "value 0x%" PRIx64 " does not fit in %" PRIu64 " bytes", op->b, width);
+  op->byte = (uint8_t)width;
+  return FL_OK;
+}
+
+/* poke_ptr #s OFFSET #t TOFFSET plain|protect */
+static fl_status_t parse_poke_ptr(cursor_t *c, const char *name, fl_op_t *op) {
+  int mode = 0;
+  fl_status_t st = arg_slot(c, name, &op->src);
+  if (st == FL_OK) st = arg_i64(c, "offset", name, &op->a);
+  if (st == FL_OK) st = arg_slot(c, name, &op->dst);
+  if (st == FL_OK) st = arg_i64(c, "target offset", name, &op->b);
+  if (st == FL_OK) st = arg_name(c, "mode (plain or protect)", name, poke_mode_lookup, &mode);
+  op->byte = (uint8_t)mode;
+  return st;
+}
+
 static fl_status_t parse_operands(cursor_t *c, const char *name, fl_op_t *op) {
   int param = 0;
   fl_status_t st = FL_OK;
@@ -232,6 +282,13 @@ static fl_status_t parse_operands(cursor_t *c, const char *name, fl_op_t *op) {
     return parse_inject(c, name, op);
   case FL_OP_CHECK:
     return arg_u64(c, "level", name, FL_OP_CHECK_MAX, &op->a);
+  case FL_OP_FREE_AT:
+    st = arg_slot(c, name, &op->src);
+    return st == FL_OK ? arg_i64(c, "offset", name, &op->a) : st;
+  case FL_OP_POKE:
+    return parse_poke(c, name, op);
+  case FL_OP_POKE_PTR:
+    return parse_poke_ptr(c, name, op);
   case FL_OP_KIND_COUNT:
     break;
   }
@@ -278,7 +335,8 @@ static fl_status_t parse_header(cursor_t *c) {
   if (!next_word(c, &w) || w.n < 2 || w.p[0] != 'v' || !digits_u64(w.p + 1, w.n - 1, &v))
     return perr(c, w.col, "bad header: expected '%s v%d'", FL_OPS_TEXT_MAGIC,
                 FL_OPS_FORMAT_VERSION);
-  if (v != FL_OPS_FORMAT_VERSION) return fl_ops_version_error(c->name, (unsigned long)v);
+  /* Older scripts are a subset of today's language: they parse as they are. */
+  if (!fl_ops_version_readable(v)) return fl_ops_version_error(c->name, (unsigned long)v);
   if (next_word(c, &w)) return perr(c, w.col, "unexpected '%.*s' after the header", (int)w.n, w.p);
   return FL_OK;
 }
@@ -350,6 +408,14 @@ int fl_op_format(const fl_op_t *op, char *buf, size_t size) {
   case FL_OP_INJECT:
     return snprintf(buf, size, "%s %s %" PRIu64 " %s", name, fl_op_sys_name((unsigned)op->a),
                     op->b, fl_op_errno_name(op->aux));
+  case FL_OP_FREE_AT:
+    return snprintf(buf, size, "%s #%u %" PRId64, name, op->src, (int64_t)op->a);
+  case FL_OP_POKE:
+    return snprintf(buf, size, "%s #%u %" PRId64 " 0x%" PRIx64 " %u", name, op->src,
+                    (int64_t)op->a, op->b, op->byte);
+  case FL_OP_POKE_PTR:
+    return snprintf(buf, size, "%s #%u %" PRId64 " #%u %" PRId64 " %s", name, op->src,
+                    (int64_t)op->a, op->dst, (int64_t)op->b, poke_modes[op->byte]);
   case FL_OP_KIND_COUNT:
     break;
   }

@@ -41,11 +41,10 @@ FL_TEST(truncated_header_is_raw) {
   fl_ops_t ops;
   fl_ops_init(&ops);
   FL_CHECK_EQ(fl_ops_load_bytes((const uint8_t *)"FLOP", 4, "f", &ops, NULL), FL_OK);
-  /* 'F' = 70 = 4 * 17 + 2: realloc #76 ('L') from #79 ('O'), size token 'P' */
+  /* 'F' = 70 = 3 * 20 + 10: write #76 ('L'), offset token 'O', length 'P' */
   FL_CHECK_EQ(ops.n, 1);
-  FL_CHECK_EQ(ops.v[0].kind, FL_OP_REALLOC);
-  FL_CHECK_EQ(ops.v[0].dst, 'L');
-  FL_CHECK_EQ(ops.v[0].src, 'O');
+  FL_CHECK_EQ(ops.v[0].kind, FL_OP_WRITE);
+  FL_CHECK_EQ(ops.v[0].src, 'L');
   fl_ops_free(&ops);
 }
 
@@ -53,15 +52,40 @@ FL_TEST(other_versions_are_refused_clearly) {
   fl_ops_detect_t d;
   FL_CHECK_EQ(detect("FLOP\x00", 5, &d), FL_EUSAGE);
   FL_CHECK_STREQ(fl_error_message(),
-                 "f: format v0 is older than this faultline (v1): its ops would decode "
+                 "f: format v0 is older than this faultline (v2): its ops would decode "
                  "differently; convert it with the faultline release that wrote it");
-  FL_CHECK_EQ(detect("FLOP\x02whatever", 13, &d), FL_EUSAGE);
+  FL_CHECK_EQ(detect("FLOP\x03whatever", 13, &d), FL_EUSAGE);
   FL_CHECK_STREQ(fl_error_message(),
-                 "f: format v2 is newer than this faultline (v1): use a newer faultline");
+                 "f: format v3 is newer than this faultline (v2): use a newer faultline");
   FL_CHECK_EQ(detect("faultline-ops v0\n", 17, &d), FL_EUSAGE);
-  FL_CHECK(strstr(fl_error_message(), "format v0 is older than this faultline (v1)") != NULL);
+  FL_CHECK(strstr(fl_error_message(), "format v0 is older than this faultline (v2)") != NULL);
   FL_CHECK_EQ(detect("faultline-ops v12\n", 18, &d), FL_EUSAGE);
   FL_CHECK(strstr(fl_error_message(), "format v12 is newer") != NULL);
+}
+
+/* v2 added the hostile kinds after check: a v1 file's opcodes still fold
+ * onto v1's 17 kinds, so old corpus files keep their meaning. */
+FL_TEST(v1_files_keep_their_meaning) {
+  fl_ops_t ops;
+  fl_ops_init(&ops);
+  /* opcode 17: malloc in v1 (17 % 17), free_at in v2 */
+  static const uint8_t v1[] = {'F', 'L', 'O', 'P', 1, 17, 3, 0};
+  FL_CHECK_EQ(fl_ops_load_bytes(v1, sizeof v1, "f", &ops, NULL), FL_OK);
+  FL_CHECK_EQ(ops.n, 1);
+  FL_CHECK_EQ(ops.v[0].kind, FL_OP_MALLOC);
+  FL_CHECK_EQ(ops.v[0].dst, 3);
+  fl_ops_clear(&ops);
+  static const uint8_t v2[] = {'F', 'L', 'O', 'P', 2, 17, 3, 0};
+  FL_CHECK_EQ(fl_ops_load_bytes(v2, sizeof v2, "f", &ops, NULL), FL_OK);
+  FL_CHECK_EQ(ops.n, 1);
+  FL_CHECK_EQ(ops.v[0].kind, FL_OP_FREE_AT);
+  FL_CHECK_EQ(ops.v[0].src, 3);
+  fl_ops_clear(&ops);
+  /* a v1 script is a v2 script */
+  static const char t1[] = "faultline-ops v1\n#1 = malloc 10\nfree #1\n";
+  FL_CHECK_EQ(fl_ops_load_bytes((const uint8_t *)t1, sizeof t1 - 1, "f", &ops, NULL), FL_OK);
+  FL_CHECK_EQ(ops.n, 2);
+  fl_ops_free(&ops);
 }
 
 static char tmpdir[64];

@@ -14,7 +14,7 @@ static fl_status_t parse(const char *text, fl_ops_t *ops) {
 
 /* Every op kind once, in canonical text. */
 static const char canonical[] =
-    "faultline-ops v1\n"
+    "faultline-ops v2\n"
     "#3 = malloc 100\n"
     "#5 = calloc 4 25\n"
     "#4 = realloc #3 200\n"
@@ -38,12 +38,25 @@ static const char canonical[] =
     "#13 = malloc PTRDIFF_MAX+1\n"
     "#14 = calloc 4294967296 4294967296\n"
     "write #14 0 SIZE_MAX 0x00\n"
-    "free #4\n";
+    "free #4\n"
+    "free_at #4 0\n"
+    "free_at #6 -16\n"
+    "poke #6 -8 0x91 8\n"
+    "poke #9 4096 0x0 1\n"
+    "poke_ptr #7 0 #9 -16 protect\n"
+    "poke_ptr #7 8 #7 0 plain\n";
 
 FL_TEST(parse_print_canonical_script) {
   fl_ops_t ops;
   FL_CHECK_MSG(parse(canonical, &ops) == FL_OK, "%s", fl_error_message());
-  FL_CHECK_EQ(ops.n, 24);
+  FL_CHECK_EQ(ops.n, 30);
+  FL_CHECK_EQ(ops.v[25].kind, FL_OP_FREE_AT);
+  FL_CHECK_EQ((int64_t)ops.v[25].a, -16);
+  FL_CHECK_EQ(ops.v[26].byte, 8);
+  FL_CHECK_EQ(ops.v[26].b, 0x91);
+  FL_CHECK_EQ(ops.v[28].dst, 9);
+  FL_CHECK_EQ((int64_t)ops.v[28].b, -16);
+  FL_CHECK_EQ(ops.v[28].byte, FL_OP_POKE_PROTECT);
   FL_CHECK_EQ(ops.v[0].kind, FL_OP_MALLOC);
   FL_CHECK_EQ(ops.v[0].dst, 3);
   FL_CHECK_EQ(ops.v[0].a, 100);
@@ -167,11 +180,17 @@ FL_TEST(parse_errors_name_line_and_column) {
       {"inject fork 1 ENOMEM\n", "t.ops:1:8: unknown syscall 'fork' for 'inject'"},
       {"inject mmap 1 ENOENT\n", "t.ops:1:15: unknown errno 'ENOENT' for 'inject'"},
       {"free #1 #2\n", "t.ops:1:9: unexpected '#2' after 'free' (comments start with ';')"},
-      {"faultline-ops v0\n", "t.ops: format v0 is older than this faultline (v1): its ops "
+      {"poke #1 0 256 1\n", "t.ops:1:16: value 0x100 does not fit in 1 bytes"},
+      {"poke #1 0 1 3\n", "t.ops:1:14: width must be 1, 2, 4 or 8 bytes"},
+      {"free_at #1 --8\n", "t.ops:1:12: bad offset '--8' for 'free_at': expected a signed "
+                            "number like -16 or 0x20"},
+      {"poke_ptr #1 0 #2 0 xor\n", "t.ops:1:20: unknown mode (plain or protect) 'xor' for "
+                                   "'poke_ptr'"},
+      {"faultline-ops v0\n", "t.ops: format v0 is older than this faultline (v2): its ops "
        "would decode differently; convert it with the faultline release that wrote it"},
-      {"faultline-ops v7\n", "t.ops: format v7 is newer than this faultline (v1): use a "
+      {"faultline-ops v7\n", "t.ops: format v7 is newer than this faultline (v2): use a "
                              "newer faultline"},
-      {"faultline-ops\n", "t.ops:1:14: bad header: expected 'faultline-ops v1'"},
+      {"faultline-ops\n", "t.ops:1:14: bad header: expected 'faultline-ops v2'"},
       {"#1 = malloc SIZE_MAX+1\n", "t.ops:1:13: bad size 'SIZE_MAX+1' for 'malloc': expected "
        "a number (decimal, 0x hex, SIZE_MAX-N or PTRDIFF_MAX+-N)"},
   };
