@@ -42,12 +42,13 @@ static inline void rmtest_close(void) {
   memset(&rmt, 0, sizeof rmt);
 }
 
-/* Opens a model and a refmalloc with the given GLIBC_TUNABLES (or NULL). */
-static inline fl_rm_t *rmtest_open(const char *tunables) {
+/* Opens a model in the given mode and a refmalloc with the given
+ * GLIBC_TUNABLES (or NULL). */
+static inline fl_rm_t *rmtest_open_mode(const char *tunables, fl_vm_mode_t mode) {
   rmtest_close();
   fl_vm_config_t c;
   fl_vm_config_default(&c, fl_kprofile_get());
-  c.mode = FL_VM_FAST;
+  c.mode = mode;
   if (fl_vm_open(&rmt.vm, &c) != FL_OK) {
     fprintf(stderr, "fl_vm_open: %s\n", fl_error_message());
     return NULL;
@@ -63,6 +64,10 @@ static inline fl_rm_t *rmtest_open(const char *tunables) {
   }
   rmt.heap = fl_vm_start_brk(rmt.vm);
   return rmt.rm;
+}
+
+static inline fl_rm_t *rmtest_open(const char *tunables) {
+  return rmtest_open_mode(tunables, FL_VM_FAST);
 }
 
 #define OPEN_RM(rm, tunables)             \
