@@ -24,6 +24,13 @@ int fl_cli_fail(const char *cmd, int status, const char *fmt, ...)
  * when `sizes` is true; the whole string must be used. */
 bool fl_cli_parse_u64(const char *s, bool sizes, uint64_t *out);
 
+/* Loads an op file of any form for command cmd: 0, or the exit status after
+ * printing the error (2: unreadable or malformed). Warns when a headerless
+ * file is all printable text (a script missing its header line, read as raw
+ * fuzzer bytes). fmt may be NULL. */
+struct fl_ops;
+int fl_cli_load_ops(const char *cmd, const char *path, struct fl_ops *ops, int *fmt);
+
 /* True if argv[i] is "--help" or "-h". */
 bool fl_cli_is_help(const char *arg);
 

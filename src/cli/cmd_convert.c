@@ -46,11 +46,11 @@ int fl_cmd_convert(int argc, char **argv) {
   if (!in || !out) return fl_cli_fail("convert", 2, "usage: faultline convert IN -o OUT [--to text|binary|raw]");
   fl_ops_t ops;
   fl_ops_init(&ops);
-  fl_ops_format_t from;
-  int rc = 0;
-  if (fl_ops_load_file(in, &ops, &from) != FL_OK || fl_ops_save_file(out, &ops, to) != FL_OK)
+  int from = 0;
+  int rc = fl_cli_load_ops("convert", in, &ops, &from);
+  if (rc == 0 && fl_ops_save_file(out, &ops, to) != FL_OK)
     rc = fl_cli_fail("convert", 2, "%s", fl_error_message());
-  else
+  else if (rc == 0)
     fprintf(stderr, "faultline convert: %s (%s, %zu ops) -> %s (%s)\n", in, fl_ops_format_name(from), ops.n, out,
             fl_ops_format_name(to));
   fl_ops_free(&ops);

@@ -190,7 +190,7 @@ static void print_text(const diff_opts_t *o, const fl_diff_result_t *r) {
 static int load(const diff_opts_t *o, fl_ops_t *ops) {
   fl_status_t st;
   if (o->file) {
-    st = fl_ops_load_file(o->file, ops, NULL);
+    return fl_cli_load_ops("diff", o->file, ops, NULL);
   } else {
     fl_gen_options_t g;
     fl_gen_options_default(&g);

@@ -247,10 +247,12 @@ int fl_cmd_run(int argc, char **argv) {
   fl_ops_t ops;
   fl_ops_init(&ops);
   run_outcome_t r = {0};
-  if (fl_ops_load_file(o.file, &ops, &r.format) != FL_OK) {
+  int fmt = 0;
+  if ((st = fl_cli_load_ops("run", o.file, &ops, &fmt))) {
     fl_ops_free(&ops);
-    return fl_cli_fail("run", 2, "%s", fl_error_message());
+    return st;
   }
+  r.format = (fl_ops_format_t)fmt;
   r.ops = ops.n;
   st = execute(&o, &ops, &r);
   fl_ops_free(&ops);

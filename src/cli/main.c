@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ops/file.h"
+#include "ops/text.h"
 
 static const struct command {
   const char *name;
@@ -68,6 +70,19 @@ bool fl_cli_parse_u64(const char *s, bool sizes, uint64_t *out) {
   if (shift && v > (~0ULL >> shift)) return false;
   *out = (uint64_t)v << shift;
   return true;
+}
+
+int fl_cli_load_ops(const char *cmd, const char *path, struct fl_ops *ops, int *fmt) {
+  fl_ops_detect_t d;
+  fl_status_t st = fl_ops_load_file_detect(path, ops, &d);
+  if (st != FL_OK) return fl_cli_fail(cmd, st == FL_EENV ? 3 : 2, "%s", fl_error_message());
+  if (d.looks_like_text)
+    fprintf(stderr,
+            "faultline %s: warning: %s has no '%s v%d' header line: it is read as raw fuzzer "
+            "bytes; add the header if it is a script\n",
+            cmd, path, FL_OPS_TEXT_MAGIC, FL_OPS_FORMAT_VERSION);
+  if (fmt) *fmt = (int)d.format;
+  return 0;
 }
 
 bool fl_cli_is_help(const char *arg) {

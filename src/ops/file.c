@@ -68,16 +68,22 @@ fl_status_t fl_ops_detect(const uint8_t *data, size_t len, const char *name,
   return FL_OK;
 }
 
+static fl_status_t load_detected(const uint8_t *data, size_t len, const char *name,
+                                 fl_ops_t *out, fl_ops_detect_t *d) {
+  fl_status_t st = fl_ops_detect(data, len, name, d);
+  if (st != FL_OK) return st;
+  if (d->format == FL_FMT_TEXT)
+    return fl_ops_parse_text((const char *)data, len, name ? name : "<input>", out);
+  unsigned v = d->format == FL_FMT_BINARY ? d->version : FL_OPS_FORMAT_VERSION;
+  return fl_ops_decode_version(data + d->body, len - d->body, v, out);
+}
+
 fl_status_t fl_ops_load_bytes(const uint8_t *data, size_t len, const char *name,
                               fl_ops_t *out, fl_ops_format_t *fmt) {
   fl_ops_detect_t d;
-  fl_status_t st = fl_ops_detect(data, len, name, &d);
-  if (st != FL_OK) return st;
+  fl_status_t st = load_detected(data, len, name, out, &d);
   if (fmt) *fmt = d.format;
-  if (d.format == FL_FMT_TEXT)
-    return fl_ops_parse_text((const char *)data, len, name ? name : "<input>", out);
-  unsigned v = d.format == FL_FMT_BINARY ? d.version : FL_OPS_FORMAT_VERSION;
-  return fl_ops_decode_version(data + d.body, len - d.body, v, out);
+  return st;
 }
 
 /* Reads a whole file; regular files, pipes and /dev/stdin alike. */
@@ -106,13 +112,21 @@ static fl_status_t read_all(const char *path, uint8_t **data, size_t *len) {
   return FL_OK;
 }
 
-fl_status_t fl_ops_load_file(const char *path, fl_ops_t *out, fl_ops_format_t *fmt) {
+fl_status_t fl_ops_load_file_detect(const char *path, fl_ops_t *out, fl_ops_detect_t *d) {
   uint8_t *data = NULL;
   size_t len = 0;
+  memset(d, 0, sizeof *d);
   fl_status_t st = read_all(path, &data, &len);
   if (st != FL_OK) return st;
-  st = fl_ops_load_bytes(data, len, path, out, fmt);
+  st = load_detected(data, len, path, out, d);
   free(data);
+  return st;
+}
+
+fl_status_t fl_ops_load_file(const char *path, fl_ops_t *out, fl_ops_format_t *fmt) {
+  fl_ops_detect_t d;
+  fl_status_t st = fl_ops_load_file_detect(path, out, &d);
+  if (fmt) *fmt = d.format;
   return st;
 }
 

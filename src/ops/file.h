@@ -33,7 +33,7 @@ typedef struct fl_ops_detect {
   unsigned long version; /* from the header; 0 for raw or a malformed text header */
   size_t body;           /* offset of the first op byte (binary) */
   /* Raw, but every byte is printable text: most likely a script that lacks
-   * its "faultline-ops v1" line. It still decodes as raw; callers may warn. */
+   * its "faultline-ops v2" line. It still decodes as raw; callers may warn. */
   bool looks_like_text;
 } fl_ops_detect_t;
 
@@ -49,6 +49,8 @@ fl_status_t fl_ops_load_bytes(const uint8_t *data, size_t len, const char *name,
                               fl_ops_t *out, fl_ops_format_t *fmt);
 /* Reads path whole; unreadable: FL_EUSAGE "path: <strerror>". */
 fl_status_t fl_ops_load_file(const char *path, fl_ops_t *out, fl_ops_format_t *fmt);
+/* The same, also telling what detection saw (d may not be NULL). */
+fl_status_t fl_ops_load_file_detect(const char *path, fl_ops_t *out, fl_ops_detect_t *d);
 
 /* Serialises ops with the header of fmt (raw: none) into a malloc'd buffer. */
 fl_status_t fl_ops_serialize(const fl_ops_t *ops, fl_ops_format_t fmt, uint8_t **data,
