@@ -117,19 +117,32 @@ static bool recorder_path(char *buf, size_t cap) {
   return access(buf, R_OK) == 0;
 }
 
+/* Runs cmdv under the recorder. A command that cannot be started is the
+ * user's input, not the environment: exit 2. exec's errno comes back on a
+ * close-on-exec pipe, so a program that itself exits 127 is not mistaken
+ * for one that was never found. */
 static int spawn(char **cmdv, const char *dir, const char *lib, pid_t *child, int *status) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return fl_cli_fail("record", 3, "pipe: %s", strerror(errno));
   pid_t pid = *child = fork();
   if (pid < 0) return fl_cli_fail("record", 3, "fork: %s", strerror(errno));
   if (pid == 0) {
+    close(fds[0]);
     setenv("FAULTLINE_RECORD_DIR", dir, 1);
     setenv("LD_PRELOAD", lib, 1);
     execvp(cmdv[0], cmdv);
-    fprintf(stderr, "faultline record: cannot run %s: %s\n", cmdv[0], strerror(errno));
+    int err = errno;
+    if (write(fds[1], &err, sizeof err) != (ssize_t)sizeof err) _exit(126);
     _exit(127);
   }
+  close(fds[1]);
+  int err = 0;
+  ssize_t got;
+  while ((got = read(fds[0], &err, sizeof err)) < 0 && errno == EINTR) continue;
+  close(fds[0]);
   while (waitpid(pid, status, 0) < 0)
     if (errno != EINTR) return fl_cli_fail("record", 3, "waitpid: %s", strerror(errno));
-  if (WIFEXITED(*status) && WEXITSTATUS(*status) == 127) return 3;
+  if (got == (ssize_t)sizeof err) return fl_cli_fail("record", 2, "cannot run %s: %s", cmdv[0], strerror(err));
   return 0;
 }
 
@@ -166,6 +179,7 @@ int fl_cmd_record(int argc, char **argv) {
     if (fl_cli_is_help(argv[i])) return record_help(), 0;
     if (!strcmp(argv[i], "--binary")) binary = true;
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "-o")) return fl_cli_fail("record", 2, "-o needs a file name");
     else return fl_cli_fail("record", 2, "unknown option '%s' (see faultline record --help)", argv[i]);
   }
   if (i + 1 >= argc) return fl_cli_fail("record", 2, "no command: faultline record [-o OUT] -- CMD [ARGS...]");
@@ -196,6 +210,7 @@ int fl_cmd_import(int argc, char **argv) {
   for (int i = 3; i < argc; i++) {
     if (!strcmp(argv[i], "--binary")) binary = true;
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "-o")) return fl_cli_fail("import", 2, "-o needs a file name");
     else return fl_cli_fail("import", 2, "unknown option '%s' (see faultline import --help)", argv[i]);
   }
   uint8_t *data;

@@ -112,8 +112,10 @@ FL_TEST(cli_record_and_import_bad_inputs) {
   FL_CHECK_EQ(run("record", out, sizeof out), 2);
   FL_CHECK_EQ(run("record --", out, sizeof out), 2);
   FL_CHECK_EQ(run("record --bogus -- true", out, sizeof out), 2);
-  FL_CHECK_EQ(run("record -o /tmp/x.ops -- /nonexistent/program", out, sizeof out), 3);
+  FL_CHECK_EQ(run("record -o /tmp/x.ops -- /nonexistent/program", out, sizeof out), 2);
   FL_CHECK(strstr(out, "cannot run /nonexistent/program") != NULL);
+  FL_CHECK_EQ(run("record -o", out, sizeof out), 2);
+  FL_CHECK(strstr(out, "-o needs a file name") != NULL);
   FL_CHECK_EQ(run("import", out, sizeof out), 2);
   FL_CHECK_EQ(run("import mtrace /nonexistent.log", out, sizeof out), 2);
   FL_CHECK(strstr(out, "/nonexistent.log") != NULL);
