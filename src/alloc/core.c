@@ -342,12 +342,17 @@ uintptr_t rm_sysmalloc(fl_rm_t *rm, uint64_t nb, rm_arena_t *av) {
 int rm_systrim(fl_rm_t *rm, size_t pad, rm_arena_t *av) {
   long top_size = (long)chunksize(av, av_top(av));
   long top_area = top_size - (long)MINSIZE - 1;
-  if (top_area <= (long)pad) return 0;
+  /* glibc compares long with size_t here, so top_area converts to unsigned:
+   * when top is exactly MINSIZE, top_area is -1, the test passes, extra
+   * becomes -pagesize and sbrk(-extra) *grows* the heap by a page. Real
+   * 2.36 does this (e.g. free() with GLIBC_TUNABLES trim_threshold=0 and
+   * top_pad=0), so refmalloc does too. */
+  if ((unsigned long)top_area <= pad) return 0;
   long extra;
   if (rm->mp.thp_pagesize != 0)
-    extra = (long)ALIGN_DOWN((unsigned long)(top_area - (long)pad), rm->mp.thp_pagesize);
+    extra = (long)ALIGN_DOWN((unsigned long)top_area - pad, rm->mp.thp_pagesize);
   else
-    extra = (long)ALIGN_DOWN((unsigned long)(top_area - (long)pad), rm->pagesize);
+    extra = (long)ALIGN_DOWN((unsigned long)top_area - pad, rm->pagesize);
   if (extra == 0) return 0;
   uintptr_t current_brk = rm_sbrk(rm, 0);
   if (current_brk == av_top(av) + (uintptr_t)top_size) {

@@ -96,3 +96,24 @@ FL_TEST(realloc_zero_and_null) {
   FL_CHECK_EQ(fl_rm_malloc(rm, 40), p);
   FL_CHECK(!fl_rm_aborted(rm));
 }
+
+/* glibc 2.36's systrim compares a long with a size_t: with top_pad 0 and
+ * top exactly MINSIZE, top_area is -1, converts to SIZE_MAX, and systrim
+ * asks sbrk for -(-pagesize): free() *grows* the heap by a page. Found by
+ * `faultline diff --tunables glibc.malloc.trim_threshold=0:
+ * glibc.malloc.top_pad=0 --seed 4` (op 7), confirmed with strace on a
+ * plain C program. */
+FL_TEST(systrim_grows_the_heap_when_top_is_minsize) {
+  OPEN_RM(rm, "glibc.malloc.trim_threshold=0:glibc.malloc.top_pad=0");
+  uintptr_t a = fl_rm_malloc(rm, 96275);  /* chunk 0x17820 */
+  uintptr_t b = fl_rm_malloc(rm, 98476);  /* 0x180c0 */
+  uintptr_t c = fl_rm_malloc(rm, 87136);  /* 0x15470: top is left at 0x20 */
+  FL_CHECK(a && b && c);
+  FL_CHECK_EQ(fl_vm_cur_brk(rmt.vm) - rmt.heap, 0x45000);
+  CLEAR();
+  fl_rm_free(rm, a); /* >= FASTBIN_CONSOLIDATION_THRESHOLD: systrim(top_pad) */
+  CHECK_NCALLS(1);
+  FL_CHECK_EQ(CALL(0).no, FL_SYS_BRK);
+  FL_CHECK_EQ(OFF((uintptr_t)CALL(0).ret), 0x46000);
+  FL_CHECK(!fl_rm_aborted(rm));
+}
