@@ -1,12 +1,8 @@
 /* fuzz/ops.c — the op language itself: any bytes decode; the decoded ops
  * print as text that parses back to the same ops and encode to bytes that
  * decode to them again. A broken round trip aborts. */
-#include <stdio.h>
-#include <stdlib.h>
-
-#include "ops/binary.h"
+#include "common.h"
 #include "ops/text.h"
-#include "util/err.h"
 
 static void fail(const char *what) {
   fprintf(stderr, "fuzz/ops: %s (%s)\n", what, fl_error_message());

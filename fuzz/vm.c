@@ -4,11 +4,8 @@
  * every byte string valid) run on a fresh model in shadow mode; after every
  * step the window is compared with the kernel. A disagreement prints the
  * steps and the mismatch, then aborts: that is the finding. */
-#include <stdio.h>
-#include <stdlib.h>
-
+#include "common.h"
 #include "host/profile.h"
-#include "util/err.h"
 #include "vm/drive.h"
 #include "vm/vm.h"
 
@@ -30,10 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fl_vm_config_default(&cfg, fl_kprofile_get());
   cfg.mode = FL_VM_SHADOW;
   fl_vm_t *vm;
-  if (fl_vm_open(&vm, &cfg) != FL_OK) {
-    fprintf(stderr, "fuzz/vm: %s\n", fl_error_message());
-    exit(3);
-  }
+  if (fl_vm_open(&vm, &cfg) != FL_OK) fl_fuzz_environment("vm");
   size_t steps = (size + FL_DRIVE_STEP - 1) / FL_DRIVE_STEP;
   if (steps > MAX_STEPS) steps = MAX_STEPS;
   int64_t results[MAX_STEPS];

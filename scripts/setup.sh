@@ -4,7 +4,9 @@
 # Idempotent; safe to run before every build.
 set -euo pipefail
 
-packages=(gcc make cmake clang libclang-rt-14-dev llvm valgrind)
+# chromium and zlib1g-dev: the map test opens the page headless and decodes its screenshot.
+packages=(gcc make cmake clang libclang-rt-14-dev llvm valgrind chromium zlib1g-dev afl++
+          libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)  # the oracle's real allocators (tests/oracle)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -20,6 +20,10 @@ foreach(src ${FL_TEST_SOURCES})
       ENVIRONMENT "FAULTLINE_BUILD_DIR=${CMAKE_BINARY_DIR};FAULTLINE_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   endforeach()
 endforeach()
+# tests/map decodes Chromium's PNG screenshots with zlib.
+if(TARGET test_map)
+  target_link_libraries(test_map PRIVATE z)
+endif()
 
 # tests/bench/bench_<name>.c: benchmarks, built without sanitizers, not ctests
 # (they print side-by-side ratios; these machines are shared and noisy).
@@ -29,3 +33,14 @@ foreach(src ${FL_BENCH_SOURCES})
   add_executable(${name} ${src})
   target_link_libraries(${name} PRIVATE fl_core_plain)
 endforeach()
+# The same runner over fl_core_release: refmalloc without observation.
+add_executable(bench_runner_release ${CMAKE_SOURCE_DIR}/tests/bench/bench_runner.c)
+target_link_libraries(bench_runner_release PRIVATE fl_core_release)
+
+# Compile-time mutants and their kill tests (ctest -L mutants); defines fl_mutant_executable.
+include(${CMAKE_SOURCE_DIR}/tests/mutants/mutants.cmake)
+# The planted-bug test's mutant CLI (ctest -L campaign); needs fl_mutant_executable.
+include(${CMAKE_SOURCE_DIR}/tests/campaign/campaign.cmake)
+
+# The black-box oracle's broken allocators (libbroken-<name>.so) for tests/oracle.
+include(${CMAKE_SOURCE_DIR}/tests/oracle/oracle.cmake)

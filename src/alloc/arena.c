@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "alloc/chunk.h"
+#include "util/mutant.h"
 
 /* heap_info: ar_ptr 0, prev 8, size 16, mprotect_size 24, pagesize 32. */
 uintptr_t rm_heap_ar_ptr(fl_rm_t *rm, uintptr_t h) { return mem_ld64(&rm->mem, h); }
@@ -121,7 +122,7 @@ int rm_grow_heap(fl_rm_t *rm, uintptr_t h, long diff) {
   if ((unsigned long)new_size > rm_heap_mprotect_size(rm, h)) {
     size_t mps = rm_heap_mprotect_size(rm, h);
     if (rm_mprotect(rm, h + mps, (unsigned long)new_size - mps, PROT_READ | PROT_WRITE) != 0) return -2;
-    heap_set_mprotect_size(rm, h, (size_t)new_size);
+    FL_MUT_SKIP(24) heap_set_mprotect_size(rm, h, (size_t)new_size);
   }
   heap_set_size(rm, h, (size_t)new_size);
   return 0;
@@ -138,7 +139,7 @@ static int shrink_heap(fl_rm_t *rm, uintptr_t h, long diff) {
     if (rm_mmap(rm, h + (uintptr_t)new_size, (size_t)diff, PROT_NONE, MAP_FIXED) == MAP_FAILED_) return -2;
     heap_set_mprotect_size(rm, h, (size_t)new_size);
   } else {
-    rm_madvise(rm, h + (uintptr_t)new_size, (size_t)diff, MADV_DONTNEED);
+    FL_MUT_SKIP(23) rm_madvise(rm, h + (uintptr_t)new_size, (size_t)diff, MADV_DONTNEED);
   }
   heap_set_size(rm, h, (size_t)new_size);
   return 0;
@@ -190,7 +191,7 @@ int rm_heap_trim(fl_rm_t *rm, uintptr_t heap, size_t pad) {
   long extra = (long)ALIGN_DOWN((unsigned long)(top_area - (long)pad), heap_pagesize(rm, heap));
   if (extra == 0) return 0;
   if (shrink_heap(rm, heap, extra) != 0) return 0;
-  ar_ptr->system_mem -= (size_t)extra;
+  FL_MUT_SKIP(25) ar_ptr->system_mem -= (size_t)extra;
   set_head(av, top_chunk, (uint64_t)(top_size - extra) | PREV_INUSE);
   return 1;
 }

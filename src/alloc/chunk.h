@@ -152,6 +152,10 @@ struct fl_rm {
   /* the call observer (fl_rm_set_call_hook) and what it is told */
   fl_rm_call_fn call_fn;
   void *call_ctx;
+  struct {
+    fl_rm_call_fn fn;
+    void *ctx;
+  } more_calls[FL_RM_MORE_CALL_HOOKS];
   uint64_t op_result;
   const fl_rm_mallinfo2_t *op_mallinfo;
 };

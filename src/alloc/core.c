@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "alloc/chunk.h"
+#include "util/mutant.h"
 
 /* ------------------------------------------------------------------ perturb */
 
@@ -43,7 +44,7 @@ void rm_unlink_chunk(fl_rm_t *rm, rm_arena_t *av, mchunk p) {
     mchunk fn = fd_nextsize(av, p), bn = bk_nextsize(av, p);
     if (bk_nextsize(av, fn) != p || fd_nextsize(av, bn) != p)
       rm_printerr(rm, "corrupted double-linked list (not small)");
-    if (fd_nextsize(av, f) == 0) {
+    if (FL_MUT(21, fd_nextsize(av, f) == 0, false)) {
       if (fn == p) {
         set_fd_nextsize(av, f, f);
         set_bk_nextsize(av, f, f);
@@ -82,7 +83,7 @@ void rm_tcache_put(fl_rm_t *rm, mchunk chunk, size_t tc_idx) {
   mem_st64(&rm->mem, e + 8, rm->tcache_key);
   mem_st64(&rm->mem, e, protect_ptr(e, tc_entry(rm, tc, tc_idx)));
   tc_set_entry(rm, tc, tc_idx, e);
-  tc_set_count(rm, tc, tc_idx, (uint16_t)(tc_count(rm, tc, tc_idx) + 1));
+  tc_set_count(rm, tc, tc_idx, (uint16_t)(tc_count(rm, tc, tc_idx) + FL_MUT(15, 1, 0)));
 }
 
 /* tcache_get */
@@ -175,7 +176,7 @@ static uintptr_t sysmalloc_heap(fl_rm_t *rm, uint64_t nb, rm_arena_t *av, bool t
   size_t old_heap_size = rm_heap_size(rm, old_heap);
   uintptr_t heap;
   if ((long)(MINSIZE + nb - old_size) > 0 && rm_grow_heap(rm, old_heap, (long)(MINSIZE + nb - old_size)) == 0) {
-    av->system_mem += rm_heap_size(rm, old_heap) - old_heap_size;
+    FL_MUT_SKIP(22) av->system_mem += rm_heap_size(rm, old_heap) - old_heap_size;
     set_head(av, old_top, (old_heap + rm_heap_size(rm, old_heap) - old_top) | PREV_INUSE);
   } else if ((heap = rm_new_heap(rm, nb + (MINSIZE + HEAP_INFO_SIZE), rm->mp.top_pad)) != 0) {
     rm_heap_set_ar_ptr(rm, heap, av);
@@ -259,7 +260,7 @@ static void sysmalloc_main(fl_rm_t *rm, uint64_t nb, rm_arena_t *av) {
     uintptr_t top = ALIGN_UP(rm->curbrk + (uintptr_t)size, rm->mp.thp_pagesize);
     size = (long)(top - rm->curbrk);
   } else {
-    size = (long)ALIGN_UP((unsigned long)size, rm->pagesize);
+    size = FL_MUT(20, (long)ALIGN_UP((unsigned long)size, rm->pagesize), size);
   }
   if (size > 0) {
     brk = rm_sbrk(rm, size);
@@ -362,7 +363,7 @@ int rm_systrim(fl_rm_t *rm, size_t pad, rm_arena_t *av) {
       long released = (long)(current_brk - new_brk);
       if (released != 0) {
         av->system_mem -= (size_t)released;
-        set_head(av, av_top(av), (uint64_t)(top_size - released) | PREV_INUSE);
+        set_head(av, av_top(av), (uint64_t)FL_MUT(18, top_size - released, top_size) | PREV_INUSE);
         return 1;
       }
     }
@@ -382,9 +383,9 @@ void rm_munmap_chunk(fl_rm_t *rm, mchunk p) {
   uintptr_t low = mem & (pagesize - 1);
   if (((block | total_size) & (pagesize - 1)) != 0 || (low & (low - 1)) != 0)
     rm_printerr(rm, "munmap_chunk(): invalid pointer");
-  rm->mp.n_mmaps--;
+  FL_MUT_SKIP(17) rm->mp.n_mmaps--;
   rm->mp.mmapped_mem -= total_size;
-  rm_munmap(rm, block, total_size);
+  FL_MUT_SKIP(16) rm_munmap(rm, block, total_size);
 }
 
 /* mremap_chunk */
@@ -408,7 +409,7 @@ mchunk rm_mremap_chunk(fl_rm_t *rm, mchunk p, size_t new_size) {
   p = cp + offset;
   RM_ASSERT(rm, "mremap_chunk", aligned_OK(chunk2mem(p)), "aligned_OK (chunk2mem (p))");
   RM_ASSERT(rm, "mremap_chunk", prev_size(av, p) == offset, "prev_size (p) == offset");
-  set_head(av, p, (new_size - offset) | IS_MMAPPED);
+  set_head(av, p, FL_MUT(19, new_size - offset, total_size - offset) | IS_MMAPPED);
   size_t nw = rm->mp.mmapped_mem += new_size - size - offset;
   if (nw > rm->mp.max_mmapped_mem) rm->mp.max_mmapped_mem = nw;
   return p;

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include "alloc/chunk.h"
+#include "util/mutant.h"
 
 static uint64_t arena_bit(const fl_rm_t *rm, const rm_arena_t *av) {
   return av != &rm->main_arena ? NON_MAIN_ARENA : 0;
@@ -28,7 +29,7 @@ static bool free_tcache(fl_rm_t *rm, mchunk p, uint64_t size) {
       if (tmp == e) rm_printerr(rm, "free(): double free detected in tcache 2");
     }
   }
-  if (mem_ld16(&rm->mem, tc + TC_COUNTS + 2 * tc_idx) < rm->mp.tcache_count) {
+  if (mem_ld16(&rm->mem, tc + TC_COUNTS + 2 * tc_idx) < rm->mp.tcache_count + FL_MUT(8, 0, 1)) {
     rm_tcache_put(rm, p, tc_idx);
     return true;
   }
@@ -44,7 +45,7 @@ static void free_fastbin(fl_rm_t *rm, rm_arena_t *av, mchunk p, uint64_t size, i
   }
   free_perturb(rm, chunk2mem(p), size - CHUNK_HDR_SZ);
   av->have_fastchunks = 1;
-  unsigned idx = fastbin_index(size);
+  unsigned idx = FL_MUT(1, fastbin_index(size), fastbin_index(size) + 1);
   mchunk old = fastbin(av, idx);
   if (old == p) rm_printerr(rm, "double free or corruption (fasttop)");
   set_fd(av, p, protect_ptr(p + 16, old));
@@ -58,7 +59,7 @@ static void free_fastbin(fl_rm_t *rm, rm_arena_t *av, mchunk p, uint64_t size, i
  * which differ only in messages and list order. Returns the final size. */
 static uint64_t free_coalesce(fl_rm_t *rm, rm_arena_t *av, mchunk p, uint64_t size, mchunk nextchunk,
                               uint64_t nextsize, bool from_free) {
-  if (!prev_inuse(av, p)) {
+  if (FL_MUT(11, !prev_inuse(av, p), false)) {
     uint64_t prevsize = prev_size(av, p);
     size += prevsize;
     p = p - prevsize;
@@ -78,7 +79,7 @@ static uint64_t free_coalesce(fl_rm_t *rm, rm_arena_t *av, mchunk p, uint64_t si
         rm_unlink_chunk(rm, av, nextchunk);
       }
     } else {
-      clear_inuse_bit_at_offset(av, nextchunk, 0);
+      FL_MUT_SKIP(10) clear_inuse_bit_at_offset(av, nextchunk, 0);
     }
     mchunk bck = unsorted_chunks(av);
     mchunk fwd = fd(av, bck);
@@ -188,7 +189,7 @@ uintptr_t rm_int_realloc(fl_rm_t *rm, rm_arena_t *av, mchunk oldp, uint64_t olds
   } else if (next == av_top(av) && (newsize = oldsize + nextsize) >= nb + MINSIZE) {
     set_head_size(av, oldp, nb | arena_bit(rm, av));
     set_av_top(av, oldp + nb);
-    set_head(av, av_top(av), (newsize - nb) | PREV_INUSE);
+    set_head(av, av_top(av), FL_MUT(13, newsize - nb, newsize) | PREV_INUSE);
     return chunk2mem(oldp);
   } else if (next != av_top(av) && !inuse(av, next) && (newsize = oldsize + nextsize) >= nb) {
     newp = oldp;
@@ -260,7 +261,7 @@ uintptr_t rm_int_memalign(fl_rm_t *rm, rm_arena_t *av, size_t alignment, size_t 
       uint64_t remainder_size = size - nb;
       mchunk remainder = p + nb;
       set_head(a, remainder, remainder_size | PREV_INUSE | arena_bit(rm, a));
-      set_head_size(a, p, nb);
+      FL_MUT_SKIP(14) set_head_size(a, p, nb);
       rm_int_free(rm, a, remainder, 1);
     }
   }
@@ -286,7 +287,7 @@ int rm_mtrim(fl_rm_t *rm, rm_arena_t *av, size_t pad) {
         RM_ASSERT(rm, "mtrim", p + size > paligned_mem, "(char *) p + size > paligned_mem");
         size -= paligned_mem - p;
         if (size > psm1) {
-          rm_madvise(rm, paligned_mem, size & ~psm1, MADV_DONTNEED);
+          rm_madvise(rm, paligned_mem, FL_MUT(12, size & ~psm1, size), MADV_DONTNEED);
           result = 1;
         }
       }

@@ -2,6 +2,7 @@
  * fastbin, smallbin, (consolidate), unsorted sort, large-bin best fit,
  * binmap scan, top, sysmalloc. */
 #include "alloc/chunk.h"
+#include "util/mutant.h"
 
 static uintptr_t ret_chunk(fl_rm_t *rm, mchunk victim, size_t bytes) {
   uintptr_t p = chunk2mem(victim);
@@ -54,7 +55,7 @@ static bool malloc_smallbin(fl_rm_t *rm, rm_arena_t *av, uint64_t nb, size_t byt
   if (victim == bin) return false;
   mchunk bck = bk(av, victim);
   if (fd(av, bck) != victim) rm_printerr(rm, "malloc(): smallbin double linked list corrupted");
-  set_inuse_bit_at_offset(av, victim, nb);
+  FL_MUT_SKIP(3) set_inuse_bit_at_offset(av, victim, nb);
   set_bk(av, bin, bck);
   set_fd(av, bck, bin);
   if (av != &rm->main_arena) set_non_main_arena(av, victim);
@@ -104,7 +105,7 @@ static void bin_unsorted(fl_rm_t *rm, rm_arena_t *av, mchunk victim, uint64_t si
     if (fwd != bck) {
       size |= PREV_INUSE;
       RM_ASSERT(rm, "_int_malloc", chunk_main_arena(av, bk(av, bck)), "chunk_main_arena (bck->bk)");
-      if (size < chunksize_nomask(av, bk(av, bck))) {
+      if (size < chunksize_nomask(av, bk(av, bck)) + FL_MUT(5, 0, 1)) {
         fwd = bck;
         bck = bk(av, bck);
         set_fd_nextsize(av, victim, fd(av, fwd));
@@ -136,7 +137,7 @@ static void bin_unsorted(fl_rm_t *rm, rm_arena_t *av, mchunk victim, uint64_t si
       set_bk_nextsize(av, victim, victim);
     }
   }
-  mark_bin(av, victim_index);
+  FL_MUT_SKIP(4) mark_bin(av, victim_index);
   set_bk(av, victim, bck);
   set_fd(av, victim, fwd);
   set_bk(av, fwd, victim);
@@ -166,7 +167,7 @@ static void split_to_unsorted(fl_rm_t *rm, rm_arena_t *av, mchunk victim, uint64
     set_bk_nextsize(av, remainder, 0);
   }
   set_head(av, victim, nb | PREV_INUSE | arena_bit(rm, av));
-  set_head(av, remainder, remainder_size | PREV_INUSE);
+  set_head(av, remainder, remainder_size | FL_MUT(9, PREV_INUSE, 0));
   set_foot(av, remainder, remainder_size);
 }
 
@@ -203,7 +204,7 @@ static bool malloc_unsorted(fl_rm_t *rm, rm_arena_t *av, mreq_t *q, uintptr_t *o
       }
       set_head(av, victim, nb | PREV_INUSE | arena_bit(rm, av));
       set_head(av, remainder, remainder_size | PREV_INUSE);
-      set_foot(av, remainder, remainder_size);
+      FL_MUT_SKIP(6) set_foot(av, remainder, remainder_size);
       *out = ret_chunk(rm, victim, q->bytes);
       return true;
     }
@@ -293,7 +294,7 @@ static bool malloc_binmap(fl_rm_t *rm, rm_arena_t *av, unsigned idx, uint64_t nb
 
 /* _int_malloc */
 uintptr_t rm_int_malloc(fl_rm_t *rm, rm_arena_t *av, size_t bytes) {
-  uint64_t nb = checked_request2size(bytes);
+  uint64_t nb = FL_MUT(2, checked_request2size(bytes), checked_request2size(bytes - 1));
   uintptr_t out = 0;
   if (nb == 0) {
     rm->err = ENOMEM;
@@ -328,7 +329,7 @@ uintptr_t rm_int_malloc(fl_rm_t *rm, rm_arena_t *av, size_t bytes) {
       mchunk remainder = victim + nb;
       set_av_top(av, remainder);
       set_head(av, victim, nb | PREV_INUSE | arena_bit(rm, av));
-      set_head(av, remainder, remainder_size | PREV_INUSE);
+      set_head(av, remainder, FL_MUT(7, remainder_size, size) | PREV_INUSE);
       return ret_chunk(rm, victim, bytes);
     } else if (av->have_fastchunks) {
       rm_malloc_consolidate(rm, av);

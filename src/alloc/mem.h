@@ -7,8 +7,10 @@
  * calls m->segv, which does not return (it longjmps to the API entry).
  *
  * Compiled with FL_RM_RELEASE the accessors become plain loads and stores
- * on the window memory (fast-mode vm backs the window at the model's own
- * addresses), for a release variant without observation. */
+ * on the window memory, for a release variant without observation. Its vm
+ * must be in shadow mode: the real mappings then give fresh pages zeroed and
+ * carry contents through mremap, as the kernel does. Fast mode could not (it
+ * clears and moves only the pages the model saw faulted, and here none are). */
 #ifndef FL_ALLOC_MEM_H
 #define FL_ALLOC_MEM_H
 

@@ -79,12 +79,12 @@ bool rm_enter_(fl_rm_t *rm, fl_rm_op_t op, uint64_t a0, uint64_t a1, uint64_t a2
 
 void rm_leave_(fl_rm_t *rm) {
   rm->jb = NULL;
-  if (rm->call_fn) {
-    fl_rm_call_t c = {.op = rm->op, .result = rm->op_result, .op_index = rm->op_index,
-                      .tid = rm->tid, .mallinfo = rm->op_mallinfo};
-    memcpy(c.args, rm->op_args, sizeof c.args);
-    rm->call_fn(rm->call_ctx, &c);
-  }
+  fl_rm_call_t c = {.op = rm->op, .result = rm->op_result, .op_index = rm->op_index,
+                    .tid = rm->tid, .mallinfo = rm->op_mallinfo};
+  memcpy(c.args, rm->op_args, sizeof c.args);
+  if (rm->call_fn) rm->call_fn(rm->call_ctx, &c);
+  for (int i = 0; i < FL_RM_MORE_CALL_HOOKS; i++)
+    if (rm->more_calls[i].fn) rm->more_calls[i].fn(rm->more_calls[i].ctx, &c);
   rm->op = FL_RM_OP_NONE;
   rm->op_index++;
 }
@@ -92,6 +92,21 @@ void rm_leave_(fl_rm_t *rm) {
 void fl_rm_set_call_hook(fl_rm_t *rm, fl_rm_call_fn fn, void *ctx) {
   rm->call_fn = fn;
   rm->call_ctx = ctx;
+}
+
+bool fl_rm_add_call_hook(fl_rm_t *rm, fl_rm_call_fn fn, void *ctx) {
+  for (int i = 0; i < FL_RM_MORE_CALL_HOOKS; i++)
+    if (!rm->more_calls[i].fn) {
+      rm->more_calls[i].fn = fn;
+      rm->more_calls[i].ctx = ctx;
+      return true;
+    }
+  return false;
+}
+
+void fl_rm_remove_call_hook(fl_rm_t *rm, fl_rm_call_fn fn, void *ctx) {
+  for (int i = 0; i < FL_RM_MORE_CALL_HOOKS; i++)
+    if (rm->more_calls[i].fn == fn && rm->more_calls[i].ctx == ctx) rm->more_calls[i].fn = NULL;
 }
 
 /* ------------------------------------------------------------- lifetime */

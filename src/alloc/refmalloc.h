@@ -163,5 +163,11 @@ typedef struct fl_rm_call {
 } fl_rm_call_t;
 typedef void (*fl_rm_call_fn)(void *ctx, const fl_rm_call_t *call);
 void fl_rm_set_call_hook(fl_rm_t *rm, fl_rm_call_fn fn, void *ctx);
+/* More observers beside that one (the views' trace), called after it:
+ * false when all FL_RM_MORE_CALL_HOOKS are taken. remove takes the pair
+ * added. */
+#define FL_RM_MORE_CALL_HOOKS 2
+bool fl_rm_add_call_hook(fl_rm_t *rm, fl_rm_call_fn fn, void *ctx);
+void fl_rm_remove_call_hook(fl_rm_t *rm, fl_rm_call_fn fn, void *ctx);
 
 #endif

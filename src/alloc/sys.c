@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "alloc/chunk.h"
+#include "util/mutant.h"
 
 static int sys_err(fl_rm_t *rm, long ret) {
   /* A range outside the window is outside the model: for glibc it is an
@@ -74,7 +75,7 @@ uintptr_t rm_sbrk(fl_rm_t *rm, intptr_t increment) {
     return (uintptr_t)-1;
   }
   if (rm_brk(rm, oldbrk + (uintptr_t)increment) < 0) return (uintptr_t)-1;
-  return oldbrk;
+  return FL_MUT(26, oldbrk, rm->curbrk);
 }
 
 /* madvise_thp (malloc.c): MADV_HUGEPAGE on areas of at least a THP when

@@ -195,6 +195,12 @@ static bool fresh(fl_rm_t *rm) {
          mp.narenas == 1 && !mp.sbrk_base;
 }
 
+uint64_t ck_failed_syscalls(fl_vm_t *vm) {
+  fl_vm_stats_t st;
+  fl_vm_stats(vm, &st);
+  return st.failed_syscalls;
+}
+
 static uint64_t syscalls(fl_vm_t *vm) {
   fl_vm_stats_t st;
   fl_vm_stats(vm, &st);
@@ -229,6 +235,7 @@ int fl_check_open(fl_check_t **out, fl_rm_t *rm, fl_vm_t *vm, int level) {
   c->exclusive = true;
   c->tracking = level > 0 && fresh(rm);
   c->last_syscalls = syscalls(vm);
+  c->last_failed_syscalls = ck_failed_syscalls(vm);
   rebase_minflt(c);
   for (int k = 0; k < 8; k++) c->mm_cursor[k] = fl_vm_mismatch_count(vm);
   fl_rm_set_call_hook(rm, on_call, c);
@@ -240,6 +247,8 @@ void fl_check_close(fl_check_t *c) {
   if (!c) return;
   if (c->rm) fl_rm_set_call_hook(c->rm, NULL, NULL);
   free(c->live.t);
+  free(c->live_mm.t);
+  free(c->leaked);
   free(c->mb.t);
   free(c->mb_small.t);
   free(c->segs);
@@ -305,10 +314,14 @@ static void track(fl_check_t *c, const fl_rm_call_t *k) {
     return;
   }
   if (old && ck_live_del(&c->live, old, &c->last.freed)) c->last.freed_valid = true;
+  if (old) ck_live_del(&c->live_mm, old, NULL);
   if (got) {
     describe(c, got, request_of(k), &c->last.added);
     c->last.new_valid = true;
-    if (!ck_live_put(&c->live, &c->last.added)) c->tracking = false;
+    ck_live_del(&c->live_mm, got, NULL);
+    if (!ck_live_put(&c->live, &c->last.added) ||
+        (c->last.added.map_hi && !ck_live_put(&c->live_mm, &c->last.added)))
+      c->tracking = false;
   }
 }
 
@@ -373,6 +386,7 @@ int fl_check_after_op(fl_check_t *c, uint64_t op_index, const fl_rm_call_t *call
   if (c->level == 3) run_full(c);
   if (c->level >= 2 && call && call->op == FL_RM_OP_MALLINFO && call->mallinfo) fl_check_mallinfo(c, call->mallinfo);
   c->last_syscalls = syscalls(c->vm);
+  c->last_failed_syscalls = ck_failed_syscalls(c->vm);
   c->in_check = false;
   return (int)(c->ntotal - before);
 }
@@ -389,7 +403,7 @@ int fl_check_full(fl_check_t *c) {
 
 int fl_check_one(fl_check_t *c, const char *id) {
   const fl_invariant_t *inv = fl_invariant_find(id);
-  if (!inv) return -1;
+  if (!inv || !inv->fn) return -1; /* ORACLE-* run in the oracle's helper */
   size_t before = c->ntotal;
   c->run++;
   inv->fn(c);

@@ -97,7 +97,8 @@ int fl_check_after_op(fl_check_t *c, uint64_t op_index, const fl_rm_call_t *call
 /* Every invariant, now (a full walk). Returns the number of new violations. */
 int fl_check_full(fl_check_t *c);
 /* Runs the check function that implements `id` (with the invariants it
- * shares a walk with). -1 if the ID is unknown. */
+ * shares a walk with). -1 if the ID is unknown or has no check here (the
+ * ORACLE-* promises are checked in the oracle helper, not on refmalloc). */
 int fl_check_one(fl_check_t *c, const char *id);
 /* BIN-MALLINFO against a given mallinfo2 result (the call hook passes
  * refmalloc's own after each mallinfo2 call). */

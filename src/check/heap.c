@@ -50,6 +50,15 @@ ck_mb_t *ck_mb_get(ck_mbset_t *s, uintptr_t p, bool create) {
   return &s->t[i];
 }
 
+/* Level 2 resets mb_small after every op: it starts at 64 entries (a
+ * tcache bin holds 7 by default) so that the reset stays cheap. */
+static bool mb_reserve(ck_mbset_t *s, size_t cap) {
+  if (s->cap) return true;
+  s->t = calloc(cap, sizeof *s->t);
+  s->cap = s->t ? cap : 0;
+  return s->t != NULL;
+}
+
 static void mb_reset(ck_mbset_t *s) {
   if (s->t) memset(s->t, 0, s->cap * sizeof *s->t);
   s->n = 0;
@@ -212,9 +221,12 @@ int ck_tcache_bin(fl_check_t *c, unsigned idx) {
   fl_rm_params(c->rm, &mp);
   /* a small table of its own: clearing the walk's would cost O(heap) */
   ck_mbset_t walk = c->mb;
+  if (!mb_reserve(&c->mb_small, 64)) return 0;
   c->mb = c->mb_small;
   mb_reset(&c->mb);
-  if (!c->nsegs) ck_segments(c);
+  /* the heaps as they are now: brk and grow_heap move their ends between
+   * walks (O(heaps), cheap beside the bin) */
+  ck_segments(c);
   tcaches(c, &mp, (int)idx);
   c->mb_small = c->mb;
   c->mb = walk;

@@ -33,6 +33,8 @@ typedef struct ck_liveset {
   size_t cap, n, used;      /* slots, live entries, live + tombstones */
 } ck_liveset_t;
 
+/* The vm's count of system calls that returned an error. */
+uint64_t ck_failed_syscalls(fl_vm_t *vm);
 ck_live_t *ck_live_find(ck_liveset_t *s, uintptr_t mem);
 bool ck_live_put(ck_liveset_t *s, const ck_live_t *e);
 bool ck_live_del(ck_liveset_t *s, uintptr_t mem, ck_live_t *out);
@@ -94,8 +96,16 @@ struct fl_check {
   bool tracking;
   bool in_check;
   ck_liveset_t live;
+  /* the live mmapped chunks, a subset of live: VMA-OWNED runs after every
+   * op with a system call at level 2, and must not cost O(live chunks) */
+  ck_liveset_t live_mm;
+  /* Mappings glibc let go of although munmap failed (munmap_chunk ignores
+   * the error): nobody owns them, and that is not VMA-STRAY. */
+  uintptr_t (*leaked)[2];
+  size_t nleaked, capleaked;
   uint64_t ops, walks, since_walk, cur_op;
   uint64_t last_syscalls;
+  uint64_t last_failed_syscalls; /* fl_vm_stats_t.failed_syscalls then */
   /* violations */
   fl_violation_t *stored;
   uint64_t *stored_run;     /* which check run found each */

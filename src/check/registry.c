@@ -10,6 +10,8 @@
 #define TOUCHED FL_COST_TOUCHED
 #define WALK FL_COST_WALK
 #define E(id, fam, lvl, cost, fn, mirrors, stmt) {id, fam, stmt, mirrors, lvl, cost, #fn, fn}
+/* The black-box promises run whenever the oracle runs (level 1: always on). */
+#define O(id, cost, fn_name, mirrors, stmt) {id, "ORACLE", stmt, mirrors, 1, cost, fn_name, NULL}
 
 static int chk_mallinfo(fl_check_t *c) { return fl_chk_mallinfo_fn(c); }
 
@@ -132,6 +134,55 @@ static const fl_invariant_t table[] = {
       "every modelled system call returns what the kernel returned"),
     E("KERNEL-ACCESS", "KERNEL", 2, TOUCHED, fl_chk_kernel_access, "do_user_addr_fault, access_error",
       "the kernel faults exactly the accesses the model refuses"),
+    /* ---- ORACLE: what C and POSIX promise of any malloc, checked by the
+     * black-box oracle (faultline verify --allocator) in its helper process,
+     * src/helper/faultline-oracle.c, or from its death (src/oracle/oracle.c):
+     * not on refmalloc's state, so no fl_check_fn runs them. ---- */
+    O("ORACLE-ALIGN", OP, "judge_alignment",
+      "C23 7.24.3p1 (suitably aligned for any object of fundamental alignment that fits the size)",
+      "malloc, calloc and realloc return pointers aligned to min(16, the largest power of two <= the size)"),
+    O("ORACLE-ALIGN-EXPLICIT", OP, "judge_alignment",
+      "C23 7.24.3.1 aligned_alloc; POSIX posix_memalign (a multiple of alignment); valloc(3)",
+      "aligned_alloc, memalign and posix_memalign results are multiples of every power-of-two alignment (probed up to 2 MiB); valloc and pvalloc results of the page size"),
+    O("ORACLE-NO-OVERLAP", TOUCHED, "judge_overlap",
+      "C23 7.24.3p1 (a pointer to an object disjoint from any other object)",
+      "no two live blocks share a byte of their usable sizes"),
+    O("ORACLE-USABLE", OP, "judge_block",
+      "malloc_usable_size(3) (at least the requested size)",
+      "malloc_usable_size of a live block is at least its request"),
+    O("ORACLE-CONTENTS", TOUCHED, "check_contents",
+      "C23 7.24.3p1 (lifetime from allocation to deallocation), 6.2.4p2 (an object retains its last-stored value)",
+      "every byte of a block's usable size keeps what was last written there until free or realloc"),
+    O("ORACLE-REALLOC-PREFIX", TOUCHED, "run_realloc",
+      "C23 7.24.3.7 (the same contents up to the lesser of the new and old sizes)",
+      "realloc's result holds the old block's first min(old, new) bytes, growing and shrinking, small and mapped"),
+    O("ORACLE-CALLOC-ZERO", TOUCHED, "run_alloc",
+      "C23 7.24.3.2 (the space is initialized to all bits zero)",
+      "every byte calloc returns is zero, recycled memory included"),
+    O("ORACLE-IMPOSSIBLE", OP, "run_alloc, run_realloc",
+      "C23 7.24.3p1 (a null pointer if the space cannot be allocated), 7.24.3.2 (calloc: nmemb * size wraps)",
+      "requests above PTRDIFF_MAX, calloc products that overflow and alignments above PTRDIFF_MAX return NULL (posix_memalign: an error)"),
+    O("ORACLE-FREE-NULL", OP, "run_free, judge_death",
+      "C23 7.24.3.3 (if ptr is a null pointer, no action occurs)",
+      "free(NULL) returns and does nothing"),
+    O("ORACLE-ZERO-SIZE", OP, "judge_overlap, judge_death",
+      "C17 7.22.3p1, C23 7.24.3p1 (size zero: a null pointer or a unique pointer), C17 7.22.3.5 (realloc(p, 0))",
+      "malloc(0), calloc(0, n) and realloc(p, 0) return NULL or a pointer no live block holds, which free accepts"),
+    O("ORACLE-ENOMEM", OP, "judge_failure",
+      "POSIX.1-2017 malloc, calloc, realloc, posix_memalign: ERRORS [ENOMEM]",
+      "(posix) malloc, calloc and realloc that return NULL for a non-zero size set errno to ENOMEM; posix_memalign with a valid alignment fails with ENOMEM"),
+    O("ORACLE-EINVAL", OP, "judge_failure, run_alloc",
+      "POSIX.1-2017 posix_memalign: ERRORS [EINVAL]",
+      "(posix) posix_memalign returns EINVAL, and no block, for an alignment that is not a power of two multiple of sizeof(void *)"),
+    O("ORACLE-GIVE-BACK", WALK, "judge_give_back",
+      "malloc_trim(3); jemalloc arena.<i>.purge; tcmalloc ReleaseFreeMemory; mi_collect (no standard: a quality promise)",
+      "after every block is freed and the purge calls are made, smaps Rss is at most its value before the run + 16 MiB + peak live / 8"),
+    O("ORACLE-CRASH", OP, "judge_death",
+      "C23 7.24.3 (every call of the stream has defined behaviour)",
+      "no op of a valid stream kills the process"),
+    O("ORACLE-HANG", OP, "judge_death",
+      "C23 7.24.3 (the functions return)",
+      "every op returns within the timeout (default 10 s; no generated op touches more than 32 MiB)"),
 };
 
 size_t fl_invariant_count(void) { return sizeof table / sizeof table[0]; }

@@ -114,7 +114,7 @@ int fl_chk_owned(fl_check_t *c) {
   fl_rm_params(c->rm, &mp);
   bool complete = ck_segments(c);
   uintptr_t bad;
-  size_t cap = c->nsegs + c->live.n + 2, nr = 0;
+  size_t cap = c->nsegs + c->live_mm.n + c->nleaked + 2, nr = 0;
   range_t *own = malloc(cap * sizeof *own);
   if (!own) return 0;
   uintptr_t sb = fl_vm_start_brk(c->vm), b = fl_vm_cur_brk(c->vm);
@@ -139,9 +139,10 @@ int fl_chk_owned(fl_check_t *c) {
               ck_str("not PROT_NONE at %#lx", (unsigned long)bad));
     own[nr++] = (range_t){h, h + CK_HEAP_MAX};
   }
-  for (size_t i = 0; i < c->live.cap && nr < cap; i++) {
-    const ck_live_t *e = &c->live.t[i];
-    if (e->mem > 1 && e->map_hi) own[nr++] = (range_t){e->map_lo, e->map_hi};
+  for (size_t i = 0; i < c->nleaked; i++) own[nr++] = (range_t){c->leaked[i][0], c->leaked[i][1]};
+  for (size_t i = 0; i < c->live_mm.cap && nr < cap; i++) {
+    const ck_live_t *e = &c->live_mm.t[i];
+    if (e->mem > 1) own[nr++] = (range_t){e->map_lo, e->map_hi};
   }
   if (c->exclusive && c->tracking && complete) {
     qsort(own, nr, sizeof *own, range_cmp);
@@ -270,6 +271,21 @@ int fl_chk_pages(fl_check_t *c) {
 int fl_chk_freed(fl_check_t *c) {
   size_t before = c->ntotal;
   if (!c->last.freed_valid || !c->last.freed.map_hi) return 0;
+  /* glibc ignores a failed munmap (munmap_chunk) and a failed mremap falls
+   * back to malloc-copy-free: after a failed call the range may stay, and
+   * stays nobody's. */
+  if (ck_failed_syscalls(c->vm) != c->last_failed_syscalls) {
+    if (c->nleaked == c->capleaked) {
+      size_t cap = c->capleaked ? 2 * c->capleaked : 8;
+      uintptr_t(*n)[2] = realloc(c->leaked, cap * sizeof *n);
+      if (!n) return 0;
+      c->leaked = n;
+      c->capleaked = cap;
+    }
+    c->leaked[c->nleaked][0] = c->last.freed.map_lo;
+    c->leaked[c->nleaked++][1] = c->last.freed.map_hi;
+    return 0;
+  }
   uintptr_t lo = c->last.freed.map_lo, hi = c->last.freed.map_hi;
   range_t parts[2] = {{lo, hi}, {0, 0}};
   size_t np = 1;
@@ -323,7 +339,6 @@ static int kernel_scan(fl_check_t *c, fl_vm_mismatch_kind_t kind, unsigned cmp) 
     case FL_MM_RSS: id = "KERNEL-RSS"; break;
     case FL_MM_MINFLT: id = "KERNEL-MINFLT"; break;
     case FL_MM_ACCESS: id = "KERNEL-ACCESS"; break;
-    case FL_MM_PLACEMENT: id = "KERNEL-PLACEMENT"; break;
     default: break;
     }
     ck_fail(c, id, m->addr, kind == FL_MM_MAPS ? CK_DRAW_NONE : CK_DRAW_VMAS, ck_str("the kernel agrees with the model"),

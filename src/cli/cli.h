@@ -9,12 +9,23 @@
 
 int fl_cmd_profile(int argc, char **argv);
 int fl_cmd_verify(int argc, char **argv);
+/* verify --allocator PATH.so: the black-box oracle (cmd_oracle.c). */
+int fl_cmd_verify_allocator(int argc, char **argv);
 int fl_cmd_run(int argc, char **argv);
 int fl_cmd_diff(int argc, char **argv);
 int fl_cmd_record(int argc, char **argv);
 int fl_cmd_import(int argc, char **argv);
 int fl_cmd_convert(int argc, char **argv);
 int fl_cmd_check(int argc, char **argv);
+int fl_cmd_replay(int argc, char **argv);
+int fl_cmd_minimize(int argc, char **argv);
+int fl_cmd_repro(int argc, char **argv);
+int fl_cmd_bins(int argc, char **argv);
+int fl_cmd_pmap(int argc, char **argv);
+int fl_cmd_demo(int argc, char **argv);
+int fl_cmd_map(int argc, char **argv);
+int fl_cmd_fuzz(int argc, char **argv);
+int fl_cmd_bench(int argc, char **argv);
 
 /* Prints "faultline <cmd>: <message>" on stderr and returns status. */
 int fl_cli_fail(const char *cmd, int status, const char *fmt, ...)

@@ -7,20 +7,19 @@
 #include "cli/cli.h"
 #include "ops/diff.h"
 #include "ops/file.h"
-#include "ops/gen.h"
 #include "util/err.h"
 #include "util/json.h"
 
 typedef struct diff_opts {
   const char *file, *tunables, *helper, *preload;
-  uint64_t ops, seed, threads;
+  uint64_t ops, seed, threads, budget;
   bool json, have_ops;
 } diff_opts_t;
 
 static void help(void) {
   printf(
       "usage: faultline diff [FILE] [--ops N] [--seed S] [--threads N] [--json]\n"
-      "                      [--tunables STR] [--helper PATH]\n"
+      "                      [--budget BYTES] [--tunables STR] [--helper PATH] [--preload SO]\n"
       "\n"
       "Runs one op stream twice: on refmalloc (glibc 2.36 malloc over faultline's\n"
       "kernel model) and on the real glibc malloc, in the faultline-glibc helper\n"
@@ -35,24 +34,32 @@ static void help(void) {
       "and brk(0) queries are not compared.\n"
       "\n"
       "The stream is FILE (text script, binary or raw bytes, see spec/ops.md), or\n"
-      "--ops N ops from the seeded generator (src/ops/gen.c), default 10000.\n"
-      "thread and check ops are skipped on both sides (the helper runs one thread).\n"
+      "--ops N ops from the seeded generator (src/ops/gen.c), default 10000, with\n"
+      "a live-byte budget of 128 MiB (every boundary of the size table up to the\n"
+      "seed article's 100 MiB fits) and without memalign-family ops whose\n"
+      "alignment exceeds the budget while M_PERTURB is set (glibc would fill\n"
+      "alignment + size bytes, e.g. 4 GiB; spec/diff.md).\n"
+      "Logical threads are real pthreads in the helper (each op runs on its thread,\n"
+      "glibc picks arenas itself); check ops are skipped on both sides.\n"
       "\n"
       "options:\n"
       "  --ops N          generate N ops (without FILE; default 10000)\n"
       "  --seed S         the generator's seed (default 1)\n"
-      "  --threads N      logical threads for the generator (1..16, default 1);\n"
-      "                   thread switches are skipped on both sides for now\n"
+      "  --budget BYTES   the generator's live-byte budget (default 134217728)\n"
+      "  --threads N      logical threads for the generator (1..16, default 1)\n"
       "  --tunables STR   GLIBC_TUNABLES for both sides, e.g. glibc.malloc.tcache_count=0\n"
       "  --helper PATH    the faultline-glibc executable (default: next to faultline)\n"
       "  --preload SO     LD_PRELOAD this allocator into the helper instead of glibc's\n"
       "  --json           one JSON object: ops, identical, first_divergence\n"
       "                   {op_index, op, refmalloc, glibc, script}, crash, seconds\n"
+      "                   (spec/diff.md)\n"
       "\n"
       "examples:\n"
       "  faultline diff --ops 100000 --seed 1 --json\n"
       "  faultline diff corpus/ops/seed-experiment\n"
       "  faultline diff --ops 5000 --seed 7 --tunables glibc.malloc.tcache_count=0\n"
+      "  faultline diff --ops 20000 --seed 2 --threads 4\n"
+      "  faultline record -o py.ops -- python3 -c 'import json' && faultline diff py.ops\n"
       "\n"
       "A divergence prints both sides and a replayable script of the ops up to it:\n"
       "save it and run `faultline diff saved.ops` or `faultline run saved.ops`.\n"
@@ -62,7 +69,7 @@ static void help(void) {
 }
 
 static int parse(int argc, char **argv, diff_opts_t *o) {
-  *o = (diff_opts_t){.ops = 10000, .seed = 1, .threads = 1};
+  *o = (diff_opts_t){.ops = 10000, .seed = 1, .threads = 1, .budget = FL_DIFF_DEFAULT_BUDGET};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     uint64_t *num = NULL;
@@ -79,6 +86,8 @@ static int parse(int argc, char **argv, diff_opts_t *o) {
       num = &o->seed;
     } else if (!strcmp(a, "--threads")) {
       num = &o->threads;
+    } else if (!strcmp(a, "--budget")) {
+      num = &o->budget;
     } else if (!strcmp(a, "--tunables") || !strcmp(a, "--helper") || !strcmp(a, "--preload")) {
       if (++i >= argc) return fl_cli_fail("diff", 2, "%s needs a value", a);
       const char **dst = a[2] == 't' ? &o->tunables : a[2] == 'h' ? &o->helper : &o->preload;
@@ -96,6 +105,7 @@ static int parse(int argc, char **argv, diff_opts_t *o) {
       return fl_cli_fail("diff", 2, "%s needs a number (see faultline diff --help)", a);
   }
   if (o->file && o->have_ops) return fl_cli_fail("diff", 2, "FILE or --ops, not both");
+  if (!o->budget) return fl_cli_fail("diff", 2, "--budget must be at least 1 byte");
   if (o->threads < 1 || o->threads > FL_OP_THREADS)
     return fl_cli_fail("diff", 2, "--threads must be 1..%d", FL_OP_THREADS);
   return 0;
@@ -147,6 +157,7 @@ static void print_json(const diff_opts_t *o, const fl_diff_result_t *r) {
   }
   fl_json_key(&j, "refmalloc_seconds"); fl_json_double(&j, r->refmalloc_seconds);
   fl_json_key(&j, "glibc_seconds"); fl_json_double(&j, r->glibc_seconds);
+  fl_json_key(&j, "glibc_op_seconds"); fl_json_double(&j, r->glibc_op_seconds);
   fl_json_end_object(&j);
   fl_json_finish(&j);
 }
@@ -169,8 +180,8 @@ static void print_tail(const char *script, size_t lines) {
 static void print_text(const diff_opts_t *o, const fl_diff_result_t *r) {
   if (o->file) printf("faultline diff %s: %zu ops\n", o->file, r->stream_ops);
   else printf("faultline diff: %zu generated ops, seed %llu\n", r->stream_ops, (unsigned long long)o->seed);
-  printf("  compared %zu ops, %zu identical (refmalloc %.2f s, glibc %.2f s)\n", r->ops, r->identical,
-         r->refmalloc_seconds, r->glibc_seconds);
+  printf("  compared %zu ops, %zu identical (refmalloc %.2f s; glibc %.2f s, %.2f s of it inside the ops)\n",
+         r->ops, r->identical, r->refmalloc_seconds, r->glibc_seconds, r->glibc_op_seconds);
   if (r->crashed) {
     char g[600];
     if (r->crash_signal) snprintf(g, sizeof g, "died of %s: \"%s\"", strsignal(r->crash_signal), r->glibc_message);
@@ -192,10 +203,7 @@ static int load(const diff_opts_t *o, fl_ops_t *ops) {
   if (o->file) {
     return fl_cli_load_ops("diff", o->file, ops, NULL);
   } else {
-    fl_gen_options_t g;
-    fl_gen_options_default(&g);
-    g.threads = (unsigned)o->threads;
-    st = fl_ops_generate(o->seed, (size_t)o->ops, &g, ops);
+    st = fl_diff_generate(o->seed, (size_t)o->ops, (unsigned)o->threads, o->budget, ops);
   }
   return st == FL_OK ? 0 : fl_cli_fail("diff", st, "%s", fl_error_message());
 }

@@ -13,17 +13,18 @@
 #include "ops/rmtarget.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "view/trace.h"
 #include "vm/vm.h"
 
 typedef struct run_opts {
   const char *file, *tunables;
-  bool json, shadow;
+  bool json, shadow, trace;
   int check; /* invariant level, 0 = none */
 } run_opts_t;
 
 static void help(void) {
   printf(
-      "usage: faultline run FILE [--check L] [--shadow] [--tunables STR] [--json]\n"
+      "usage: faultline run FILE [--check L] [--shadow] [--trace] [--tunables STR] [--json]\n"
       "\n"
       "Executes an op stream on refmalloc (glibc 2.36 malloc over faultline's kernel\n"
       "model) and reports what happened: findings (a verify that read other bytes,\n"
@@ -42,12 +43,19 @@ static void help(void) {
       "  --check L        check the invariants at level L after every call (1: the\n"
       "                   chunks the call touched, 2: plus an amortised full walk,\n"
       "                   3: a full walk every call; spec/invariants.md)\n"
+      "  --trace          explain every op: what malloc decided (served from a tcache\n"
+      "                   bin, a fastbin, a small/large bin, the unsorted bin, a\n"
+      "                   split of top, sysmalloc via brk or mmap; free to tcache,\n"
+      "                   fastbin, unsorted, coalesced into top, munmap; trims),\n"
+      "                   its system calls in strace's format, the minor faults\n"
+      "                   and RSS change, and the invariants checked (--check L)\n"
       "  --tunables STR   as GLIBC_TUNABLES, e.g. glibc.malloc.tcache_count=0\n"
       "  --json           one JSON object instead of the text report\n"
       "\n"
       "examples:\n"
       "  faultline run corpus/refmalloc/seed-experiment.ops\n"
       "  faultline run crash-1234 --shadow --json\n"
+      "  faultline run corpus/scripts/bins-tour.ops --trace --check 2\n"
       "\n"
       "exit status: 0 clean, 1 a finding or an integrity message, 2 usage error\n"
       "(unreadable or malformed file), 3 environment error.\n");
@@ -64,6 +72,8 @@ static int parse(int argc, char **argv, run_opts_t *o) {
       o->json = true;
     } else if (!strcmp(a, "--shadow")) {
       o->shadow = true;
+    } else if (!strcmp(a, "--trace")) {
+      o->trace = true;
     } else if (!strcmp(a, "--check")) {
       if (++i >= argc || !(argv[i][0] >= '0' && argv[i][0] <= '3' && !argv[i][1]))
         return fl_cli_fail("run", 2, "--check takes a level: 0, 1, 2 or 3");
@@ -93,6 +103,7 @@ typedef struct run_outcome {
   char first_violation[1024];
   fl_ops_format_t format;
   size_t ops;
+  fl_trace_t *trace;       /* --trace: kept for the JSON */
 } run_outcome_t;
 
 static const char *sysnames[FL_SYS_COUNT] = {"mmap", "munmap", "mprotect", "mremap", "madvise", "brk"};
@@ -134,6 +145,10 @@ static void print_json(const run_opts_t *o, const run_outcome_t *r) {
   fl_json_key(&j, "kernel_mismatches");
   if (o->shadow) fl_json_uint(&j, r->mismatches);
   else fl_json_null(&j);
+  if (r->trace) {
+    fl_json_key(&j, "trace");
+    fl_trace_json(r->trace, &j);
+  }
   fl_json_end_object(&j);
   fl_json_finish(&j);
 }
@@ -171,12 +186,21 @@ static size_t counted_mismatches(const fl_vm_t *vm) {
   return n;
 }
 
-static bool compare_after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_t status) {
-  (void)op;
-  (void)status;
-  fl_vm_t *vm = ctx;
-  fl_vm_compare(vm, compare_what);
-  if (!counted_mismatches(vm)) return true;
+/* What runs after every op: the kernel comparison (shadow mode), then the
+ * trace. */
+typedef struct after_ctx {
+  fl_vm_t *vm;             /* shadow mode: compare; else NULL */
+  fl_trace_t *trace;
+} after_ctx_t;
+
+static bool after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_t status) {
+  after_ctx_t *a = ctx;
+  fl_vm_t *vm = a->vm;
+  if (vm) fl_vm_compare(vm, compare_what);
+  if (a->trace) fl_trace_op(a->trace, index, op, status);
+  /* the trace's own page faults are nobody's op: the next count starts here */
+  if (vm && a->trace) fl_vm_compare(vm, 0);
+  if (!vm || !counted_mismatches(vm)) return true;
   fprintf(stderr, "faultline run: the model and the kernel disagree after op %zu\n", index);
   return false;
 }
@@ -206,14 +230,22 @@ static int execute(const run_opts_t *o, const fl_ops_t *ops, run_outcome_t *r) {
   fl_target_t t;
   fl_rmtarget_init(&t, rm);
   if (chk) fl_rmtarget_set_checker(&t, chk);
-  fl_exec_options_t eo = {0};
+  fl_exec_options_t eo = {.after_op = after_op};
+  after_ctx_t ac = {0};
+  eo.after_op_ctx = &ac;
+  if (o->trace && fl_trace_open(&r->trace, rm, chk, o->json ? NULL : stdout) != FL_OK) {
+    fl_check_close(chk);
+    fl_rm_close(rm);
+    fl_vm_close(vm);
+    return fl_cli_fail("run", 3, "%s", fl_error_message());
+  }
+  ac.trace = r->trace;
   if (o->shadow) {
     /* The checker's own memory faults land in the same process count: with
      * checks on, the minor-fault bound means nothing. */
     compare_what = o->check ? FL_CMP_ALL & ~FL_CMP_MINFLT : FL_CMP_ALL;
     fl_vm_compare(vm, FL_CMP_ALL); /* the baseline */
-    eo.after_op = compare_after_op;
-    eo.after_op_ctx = vm;
+    ac.vm = vm;
   }
   st = fl_exec_run(ops, &t, &eo, &r->exec);
   if (st == FL_OK || st == FL_FINDING) {
@@ -233,6 +265,7 @@ static int execute(const run_opts_t *o, const fl_ops_t *ops, run_outcome_t *r) {
     static fl_rm_event_t ev;
     if (r->event) ev = *r->event, r->event = &ev;
   }
+  fl_trace_detach(r->trace);
   fl_check_close(chk);
   fl_rm_close(rm);
   fl_vm_close(vm);
@@ -257,12 +290,14 @@ int fl_cmd_run(int argc, char **argv) {
   st = execute(&o, &ops, &r);
   fl_ops_free(&ops);
   if (st) {
+    fl_trace_close(r.trace);
     fl_exec_result_free(&r.exec);
     return st;
   }
   if (o.json) print_json(&o, &r);
   else print_text(&o, &r);
   bool finding = r.event || r.exec.findings || r.mismatches || r.violations;
+  fl_trace_close(r.trace);
   fl_exec_result_free(&r.exec);
   return finding ? 1 : 0;
 }

@@ -14,13 +14,22 @@ static const struct command {
   int (*fn)(int, char **);
   const char *summary;
 } commands[] = {
+    {"demo", fl_cmd_demo, "the seed article's malloc/mmap/page-fault experiment, live: model, kernel, glibc"},
     {"verify", fl_cmd_verify, "run the verification campaign (the main job of `make run`)"},
     {"diff", fl_cmd_diff, "run ops on refmalloc and on the real glibc, compare op by op"},
-    {"run", fl_cmd_run, "execute an op script on refmalloc over the kernel model"},
+    {"run", fl_cmd_run, "execute an op script on refmalloc over the kernel model (--trace explains it)"},
+    {"pmap", fl_cmd_pmap, "the model's mappings after a script in pmap -x columns, next to the kernel's"},
+    {"bins", fl_cmd_bins, "refmalloc's free lists after a script, like gdb's heap plugins"},
+    {"map", fl_cmd_map, "draw the heap op by op: an HTML page with a slider, or an SVG"},
     {"record", fl_cmd_record, "record a program's malloc calls as an op script"},
     {"import", fl_cmd_import, "convert a glibc mtrace log into an op script"},
     {"convert", fl_cmd_convert, "convert an op stream between text, binary and raw"},
     {"check", fl_cmd_check, "list the invariants and their levels (--list, --json)"},
+    {"replay", fl_cmd_replay, "run saved inputs again: the same finding at the same op"},
+    {"minimize", fl_cmd_minimize, "shrink an input to the fewest ops that find the same thing"},
+    {"repro", fl_cmd_repro, "write an input as a standalone C program (--c) for a bug report"},
+    {"fuzz", fl_cmd_fuzz, "run a fuzz target under libFuzzer or AFL++ until the first finding"},
+    {"bench", fl_cmd_bench, "how fast: refmalloc, checks, fuzz targets, preload vs glibc & co (--quick)"},
     {"profile", fl_cmd_profile, "probe this kernel and print its profile (--json)"},
 };
 

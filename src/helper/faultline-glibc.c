@@ -8,12 +8,23 @@
  * its own, the slot table is static. Never built with sanitizers.
  *
  * Slot semantics are the executor's (src/ops/exec.h); the parent only sends
- * the ops the executor ran on refmalloc, so budget decisions are its. */
+ * the ops the executor ran on refmalloc, so budget decisions are its.
+ *
+ * Logical threads are real pthreads: the main thread reads each op and runs
+ * it itself (thread 0) or hands it to the thread's pthread and waits (a
+ * semaphore each way: futexes, not traced). A thread is created by the main
+ * thread at the first thread op that names it, as refmalloc's side mirrors
+ * (diff.c): pthread_create maps the stack and callocs the DTV; glibc picks
+ * the new thread's arena at its first allocation (arena_get2). */
 #include <errno.h>
+#include <link.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ops/glibc.h"
@@ -144,12 +155,94 @@ static void run(const fl_op_t *op, fl_glibc_reply_t *r) {
       r->ret = malloc_trim(op->a);
       r->err = errno;
       return;
-    default: /* thread, check; inject is the tracer's */
+    default: /* check; thread is run_on_thread's, inject the tracer's */
       r->status = FL_GLIBC_UNSUPPORTED;
       return;
     }
   }
   r->usable = r->ptr ? malloc_usable_size((void *)r->ptr) : 0;
+}
+
+/* ------------------------------------------------------------ threads */
+
+typedef struct worker {
+  pthread_t th;
+  sem_t go, done;
+  const fl_op_t *op;
+  fl_glibc_reply_t *r;
+  bool live;
+} worker_t;
+
+static worker_t worker[FL_OP_THREADS];
+static unsigned cur; /* the logical thread that runs the next op */
+
+static void *worker_main(void *arg) {
+  worker_t *w = arg;
+  for (;;) {
+    while (sem_wait(&w->go)) {}
+    run(w->op, w->r);
+    sem_post(&w->done);
+  }
+  return NULL;
+}
+
+static void switch_thread(const fl_op_t *op, fl_glibc_reply_t *r) {
+  unsigned tid = (unsigned)op->a;
+  worker_t *w = &worker[tid];
+  if (tid && !w->live) {
+    sem_init(&w->go, 0, 0);
+    sem_init(&w->done, 0, 0);
+    /* It fails when its stack cannot be mapped (an armed inject): the
+     * helper stays on the current thread, and so does refmalloc (diff.c). */
+    int e = pthread_create(&w->th, NULL, worker_main, w);
+    if (e) {
+      r->err = e;
+      return;
+    }
+    w->live = true;
+  }
+  cur = tid;
+}
+
+static void run_on_thread(const fl_op_t *op, fl_glibc_reply_t *r) {
+  if (op->kind == FL_OP_THREAD) {
+    switch_thread(op, r);
+  } else if (!cur) {
+    run(op, r);
+  } else {
+    worker_t *w = &worker[cur];
+    w->op = op;
+    w->r = r;
+    sem_post(&w->go);
+    while (sem_wait(&w->done)) {}
+  }
+}
+
+/* The highest TLS module id: GL(dl_tls_max_dtv_idx), which sizes the DTV
+ * that pthread_create callocs. dl_iterate_phdr allocates nothing. */
+static int max_modid(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  size_t *m = data;
+  if (info->dlpi_tls_modid > *m) *m = info->dlpi_tls_modid;
+  return 0;
+}
+
+/* What pthread_create will do, for the model to mirror: glibc 2.36's
+ * allocate_dtv callocs (max module id + DTV_SURPLUS 14 + 2) 16-byte
+ * entries; allocate_stack maps stacksize + guardsize PROT_NONE and opens
+ * all but the guard. */
+static void hello(fl_glibc_hello_t *h) {
+  size_t m = 0;
+  pthread_attr_t a;
+  dl_iterate_phdr(max_modid, &m);
+  h->dtv_entries = m + 14 + 2;
+  h->dtv_entry_size = 16;
+  if (pthread_getattr_default_np(&a) == 0) {
+    size_t v;
+    if (pthread_attr_getstacksize(&a, &v) == 0) h->stack_size = v;
+    if (pthread_attr_getguardsize(&a, &v) == 0) h->guard_size = v;
+    pthread_attr_destroy(&a);
+  }
 }
 
 static bool xfer(int fd, void *buf, size_t len, bool in) {
@@ -168,13 +261,21 @@ int main(void) {
   /* The initial break, for the tracer (a start-up call: glibc's own
    * __curbrk is untouched, so its malloc still asks at its first sysmalloc). */
   (void)syscall(SYS_brk, 0);
+  fl_glibc_hello_t h;
+  memset(&h, 0, sizeof h);
+  hello(&h);
+  if (!xfer(FL_GLIBC_FD_REP, &h, sizeof h, false)) _exit(1);
   marker(); /* ready: everything before this was start-up */
   for (;;) {
     fl_op_t op;
     if (!xfer(FL_GLIBC_FD_REQ, &op, sizeof op, true)) _exit(0);
     fl_glibc_reply_t r;
     memset(&r, 0, sizeof r);
-    run(&op, &r);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_on_thread(&op, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r.ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
     if (!xfer(FL_GLIBC_FD_REP, &r, sizeof r, false)) _exit(1);
     marker();
   }

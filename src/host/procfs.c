@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -198,6 +199,9 @@ long fl_smaps_rss_kib(uintptr_t lo, uintptr_t hi) {
   while ((line = lr_next(&r))) {
     uintptr_t s, e;
     if (smaps_header(line, &s, &e)) {
+      /* VMAs come in address order: the kernel need not build (walking
+       * their page tables) the entries of the rest of the process. */
+      if (s >= hi) break;
       in_range = e > lo && s < hi;
       continue;
     }
@@ -223,4 +227,64 @@ long fl_minflt(void) {
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
   return ru.ru_minflt;
+}
+
+/* The pmap -x columns of one VMA: its maps line, then Rss and the dirty
+ * pages (Shared_Dirty + Private_Dirty, as procps' pmap adds them). */
+static void smaps_field(fl_smaps_entry_t *e, const char *line) {
+  long v;
+  if ((v = field_kib(line, "Rss")) >= 0) e->rss_kib = (uint64_t)v;
+  else if ((v = field_kib(line, "Shared_Dirty")) >= 0 || (v = field_kib(line, "Private_Dirty")) >= 0)
+    e->dirty_kib += (uint64_t)v;
+}
+
+long fl_smaps_read(int pid, uintptr_t lo, uintptr_t hi, fl_smaps_entry_t *out, size_t cap) {
+  char path[64];
+  if (pid) snprintf(path, sizeof path, "/proc/%d/smaps", pid);
+  else snprintf(path, sizeof path, "/proc/self/smaps");
+  line_reader_t r;
+  if (lr_open(&r, path) != FL_OK) return -1;
+  long count = 0;
+  fl_smaps_entry_t *cur = NULL, scratch;
+  char *line;
+  while ((line = lr_next(&r))) {
+    uintptr_t s, e;
+    if (smaps_header(line, &s, &e)) {
+      cur = NULL;
+      if (e <= lo || s >= hi) continue;
+      cur = (size_t)count < cap ? &out[count] : &scratch;
+      count++;
+      *cur = (fl_smaps_entry_t){0};
+      if (!parse_maps_line(line, &cur->map)) {
+        lr_close(&r);
+        fl_error(FL_EENV, "unparsable %s line: %.80s", path, line);
+        return -1;
+      }
+      continue;
+    }
+    if (cur) smaps_field(cur, line);
+  }
+  lr_close(&r);
+  return count;
+}
+
+long fl_proc_minflt(int pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  line_reader_t r;
+  if (lr_open(&r, path) != FL_OK) return -1;
+  char *line = lr_next(&r);
+  /* pid (comm) state ppid pgrp session tty_nr tpgid flags minflt: comm may
+   * hold spaces and parentheses, so count fields after the last ')'. */
+  const char *p = line ? strrchr(line, ')') : NULL;
+  long v = -1;
+  if (p) {
+    p++;
+    while (*p == ' ') p++;
+    for (int field = 3; field < 10; field++) p = skip_field(p);
+    v = *p ? strtol(p, NULL, 10) : -1;
+  }
+  lr_close(&r);
+  if (v < 0) fl_error(FL_EENV, "cannot read minflt from %s", path);
+  return v;
 }

@@ -32,4 +32,19 @@ long fl_status_kib(const char *field);
 /* Minor faults of this process so far (getrusage RUSAGE_SELF ru_minflt). */
 long fl_minflt(void);
 
+/* One VMA of /proc/PID/smaps with the columns of `pmap -x`. */
+typedef struct fl_smaps_entry {
+  fl_maps_entry_t map;  /* the VMA's maps line, unclipped */
+  uint64_t rss_kib;     /* Rss */
+  uint64_t dirty_kib;   /* Shared_Dirty + Private_Dirty */
+} fl_smaps_entry_t;
+
+/* The VMAs of /proc/PID/smaps (pid 0: self) that overlap [lo, hi), in
+ * address order. Returns the count (may exceed cap: only cap are stored),
+ * or -1 with an error message. */
+long fl_smaps_read(int pid, uintptr_t lo, uintptr_t hi, fl_smaps_entry_t *out, size_t cap);
+
+/* Minor faults of process PID so far (/proc/PID/stat), -1 on error. */
+long fl_proc_minflt(int pid);
+
 #endif

@@ -49,6 +49,8 @@ typedef struct nmap {
 } nmap_t;
 
 typedef struct norm {
+  nmap_t *hist;     /* every mapping as it was created, in order */
+  size_t nhist, caphist;
   bool based;
   uint64_t base;    /* the initial break */
   uint64_t brk;     /* the current break */
@@ -63,29 +65,45 @@ static const unsigned nargs_of[FL_SYS_COUNT] = {
     [FL_SYS_MMAP] = 4, [FL_SYS_MUNMAP] = 2, [FL_SYS_MPROTECT] = 3,
     [FL_SYS_MREMAP] = 5, [FL_SYS_MADVISE] = 3, [FL_SYS_BRK] = 1};
 
+static uint64_t page_up(uint64_t n) { return (n + 4095) & ~(uint64_t)4095; }
+
 static nval_t raw(uint64_t v) { return (nval_t){NV_RAW, 0, (int64_t)v}; }
 
+/* A pointer into a live mapping or the heap; failing that, an address a
+ * mapping of the run spans or ends at (glibc's new_heap hints the address
+ * just past its last heap, which may be gone by then). */
 static nval_t norm_ptr(const norm_t *N, uint64_t p) {
   if (!p) return raw(0);
   for (size_t i = N->n; i-- > 0;)
     if (p >= N->m[i].lo && p < N->m[i].hi) return (nval_t){NV_MAP, N->m[i].idx, (int64_t)(p - N->m[i].origin)};
   uint64_t top = N->brk > N->base ? N->brk : N->base;
   if (N->based && p >= N->base && p <= top) return (nval_t){NV_HEAP, 0, (int64_t)(p - N->base)};
+  for (size_t i = N->nhist; i-- > 0;)
+    if (p >= N->hist[i].lo && p <= N->hist[i].hi) return (nval_t){NV_MAP, N->hist[i].idx, (int64_t)(p - N->hist[i].origin)};
   return raw(p);
 }
 
-static void map_push(norm_t *N, nmap_t m) {
-  if (N->n == N->cap) {
-    size_t cap = N->cap ? 2 * N->cap : 64;
-    nmap_t *v = realloc(N->m, cap * sizeof *v);
-    if (!v) {
+static void push(norm_t *N, nmap_t **v, size_t *n, size_t *cap, nmap_t m) {
+  if (*n == *cap) {
+    size_t c = *cap ? 2 * *cap : 64;
+    nmap_t *w = realloc(*v, c * sizeof *w);
+    if (!w) {
       N->oom = true;
       return;
     }
-    N->m = v;
-    N->cap = cap;
+    *v = w;
+    *cap = c;
   }
-  N->m[N->n++] = m;
+  (*v)[(*n)++] = m;
+}
+
+static void map_push(norm_t *N, nmap_t m) { push(N, &N->m, &N->n, &N->cap, m); }
+
+/* A mapping made by mmap or a moving mremap: live, and in the history. */
+static void map_new(norm_t *N, uint64_t start, uint64_t len) {
+  nmap_t m = {start, start, start + page_up(len), N->next++};
+  map_push(N, m);
+  push(N, &N->hist, &N->nhist, &N->caphist, m);
 }
 
 /* munmap / a moving mremap: [a, b) is no longer mapped. */
@@ -111,7 +129,6 @@ static void map_remove(norm_t *N, uint64_t a, uint64_t b) {
   }
 }
 
-static uint64_t page_up(uint64_t n) { return (n + 4095) & ~(uint64_t)4095; }
 static bool failed(int64_t ret) { return ret < 0 && ret >= -4095; }
 
 static nval_t brk_rel(const norm_t *N, uint64_t v) { return (nval_t){NV_HEAP, 0, (int64_t)(v - N->base)}; }
@@ -138,7 +155,7 @@ static bool norm_call(norm_t *N, const fl_sysrec_t *c, nsys_t *out) {
     out->args[0] = norm_ptr(N, a[0]);
     for (int i = 1; i < 4; i++) out->args[i] = raw(a[i]);
     if (!failed(c->ret)) {
-      map_push(N, (nmap_t){(uint64_t)c->ret, (uint64_t)c->ret, (uint64_t)c->ret + page_up(a[1]), N->next++});
+      map_new(N, (uint64_t)c->ret, a[1]);
       out->ret = norm_ptr(N, (uint64_t)c->ret);
     }
     return true;
@@ -154,7 +171,7 @@ static bool norm_call(norm_t *N, const fl_sysrec_t *c, nsys_t *out) {
         if (N->m[i].idx == old.idx && a[0] >= N->m[i].lo && a[0] < N->m[i].hi) N->m[i].hi = a[0] + page_up(a[2]);
     } else {
       map_remove(N, a[0], a[0] + page_up(a[1]));
-      map_push(N, (nmap_t){r, r, r + page_up(a[2]), N->next++});
+      map_new(N, r, a[2]);
     }
     out->ret = norm_ptr(N, r);
     return true;
@@ -273,11 +290,15 @@ static void format_view(const view_t *v, char *out, size_t cap) {
 
 typedef struct rmside {
   fl_rm_t *rm;
+  fl_vm_t *vm;
+  fl_glibc_hello_t hello;        /* what the helper's pthread_create does */
+  bool born[FL_OP_THREADS];      /* logical threads created so far */
   fl_sysrec_t *calls;
   size_t n, cap;
   size_t *bound;       /* bound[i]: calls made up to the end of op i */
   size_t abort_index;  /* the op at which refmalloc aborted, SIZE_MAX if none */
   fl_rm_event_t event;
+  unsigned cur_tid;              /* the logical thread before the op */
   bool oom;
   const fl_diff_opts_t *o;
   size_t total;
@@ -304,10 +325,35 @@ static void rm_syscall(void *ctx, const fl_vm_syscall_t *call) {
   r->injected = call->injected;
 }
 
+/* The helper's main thread creates a logical thread's pthread at the first
+ * thread op that names it; pthread_create maps and opens the stack
+ * (allocate_stack), then callocs the DTV on the main thread's arena
+ * (_dl_allocate_tls). The model does the same, so that the stack takes the
+ * same place in the address space and the DTV the same chunk. If the stack
+ * cannot be mapped, pthread_create fails and the helper stays on the
+ * current thread: so does refmalloc. */
+static void mirror_pthread_create(rmside_t *s, unsigned tid, unsigned prev) {
+  const fl_glibc_hello_t *h = &s->hello;
+  size_t len = h->stack_size + h->guard_size;
+  intptr_t mem = fl_vm_mmap(s->vm, 0, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK);
+  if (mem < 0) {
+    fl_rm_set_thread(s->rm, prev);
+    return;
+  }
+  fl_vm_mprotect(s->vm, (uintptr_t)mem + h->guard_size, h->stack_size, PROT_READ | PROT_WRITE);
+  fl_rm_set_thread(s->rm, 0);
+  fl_rm_calloc(s->rm, h->dtv_entries, h->dtv_entry_size);
+  fl_rm_set_thread(s->rm, tid);
+  s->born[tid] = true;
+}
+
 static bool rm_after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_t status) {
-  (void)op;
-  (void)status;
   rmside_t *s = ctx;
+  if (op->kind == FL_OP_THREAD && status == FL_EXEC_OK) {
+    unsigned tid = (unsigned)op->a;
+    if (tid && !s->born[tid]) mirror_pthread_create(s, tid, s->cur_tid);
+    s->cur_tid = fl_rm_thread(s->rm);
+  }
   s->bound[index] = s->n;
   if (s->abort_index == SIZE_MAX && fl_rm_aborted(s->rm)) {
     s->abort_index = index;
@@ -319,36 +365,53 @@ static bool rm_after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_stat
   return true;
 }
 
-/* The model mirrors the helper's alignments: its initial break and the end
- * of its first mmap gap are congruent to glibc's modulo 64 GiB (memalign takes alignments up to 4 GiB), so memalign
- * and THP-aligned mmap land at the same offsets. The window itself must be
- * 2 MiB aligned: the last bits come from a first brk and a PROT_NONE
- * placeholder at the top, made before the hooks are installed. */
+/* The model mirrors the helper's address space: its initial break and its
+ * mmap_base are congruent to glibc's modulo 64 GiB (memalign takes
+ * alignments up to 4 GiB), and every mapping the helper has above its break
+ * (ld.so, libc, vdso, with the holes between them) is a placeholder VMA at
+ * the same distance below the model's mmap_base, so that top-down placement
+ * finds the same gaps at the same alignments. Placeholders alternate
+ * between two protections no allocator uses, so that they merge neither
+ * with each other nor with the allocator's mappings: the window holds as
+ * many VMAs as the helper has there, and map_limit counts the helper's
+ * others. The window itself must be 2 MiB aligned: the last bits come from
+ * a first brk and a PROT_NONE pad above mmap_base, all made before the
+ * hooks are installed. */
 #define MIRROR_MASK (((uint64_t)1 << 36) - 1)
 #define PMD_MASK_ (((uint64_t)1 << 21) - 1)
 
-static fl_status_t open_model(fl_vm_t **vm, uint64_t brk0, uint64_t mmap_top) {
-  fl_vm_config_t cfg;
-  fl_vm_config_default(&cfg, fl_kprofile_get());
-  cfg.mode = FL_VM_FAST;
-  uint64_t top = (mmap_top + PMD_MASK_) & ~PMD_MASK_;
-  cfg.base = FL_VM_DEFAULT_BASE + (brk0 & MIRROR_MASK & ~PMD_MASK_);
-  cfg.size = FL_VM_DEFAULT_SIZE + ((top - cfg.base) & MIRROR_MASK);
-  fl_status_t st = fl_vm_open(vm, &cfg);
-  if (st != FL_OK) return st;
-  if (brk0 & PMD_MASK_) fl_vm_brk(*vm, cfg.base + (brk0 & PMD_MASK_));
-  uint64_t pad = top - mmap_top, end = cfg.base + cfg.size;
-  if (pad && fl_vm_mmap(*vm, end - pad, pad, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED) < 0) {
-    fl_vm_close(*vm);
-    return fl_error(FL_EENV, "vm: cannot place the mmap placeholder");
-  }
+static fl_status_t place(fl_vm_t *vm, uint64_t lo, uint64_t hi, int prot) {
+  if (fl_vm_mmap(vm, lo, hi - lo, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED) < 0)
+    return fl_error(FL_EENV, "vm: cannot place a placeholder at %#llx", (unsigned long long)lo);
   return FL_OK;
 }
 
+static fl_status_t open_model(fl_vm_t **vm, const fl_glibc_layout_t *L) {
+  fl_vm_config_t cfg;
+  fl_vm_config_default(&cfg, fl_kprofile_get());
+  cfg.mode = FL_VM_FAST;
+  uint64_t top = (L->mmap_base + PMD_MASK_) & ~PMD_MASK_;
+  cfg.base = FL_VM_DEFAULT_BASE + (L->brk0 & MIRROR_MASK & ~PMD_MASK_);
+  cfg.size = FL_VM_DEFAULT_SIZE + ((top - cfg.base) & MIRROR_MASK);
+  uint64_t pad = top - L->mmap_base, end = cfg.base + cfg.size;
+  size_t outside = L->vmas - L->n, lim = cfg.profile->max_map_count;
+  cfg.map_limit = lim > outside ? lim - outside + (pad != 0) : 1;
+  fl_status_t st = fl_vm_open(vm, &cfg);
+  if (st != FL_OK) return st;
+  if (L->brk0 & PMD_MASK_) fl_vm_brk(*vm, cfg.base + (L->brk0 & PMD_MASK_));
+  if (pad) st = place(*vm, end - pad, end, PROT_NONE);
+  for (size_t i = 0; i < L->n && st == FL_OK; i++)
+    st = place(*vm, L->map[i].lo - top + end, L->map[i].hi - top + end, PROT_READ | (i & 1 ? PROT_EXEC : 0));
+  if (st != FL_OK) fl_vm_close(*vm);
+  return st;
+}
+
 static fl_status_t run_refmalloc(const fl_ops_t *ops, const fl_diff_opts_t *o, rmside_t *s,
-                                 fl_exec_result_t *er, uint64_t brk0, uint64_t mmap_top) {
+                                 fl_exec_result_t *er, const fl_glibc_t *h,
+                                 const fl_glibc_layout_t *layout) {
   fl_vm_t *vm;
-  fl_status_t st = open_model(&vm, brk0, mmap_top);
+  fl_status_t st = open_model(&vm, layout);
+  s->hello = *fl_glibc_hello(h);
   if (st != FL_OK) return st;
   fl_rm_config_t rc;
   fl_rm_config_default(&rc);
@@ -360,10 +423,10 @@ static fl_status_t run_refmalloc(const fl_ops_t *ops, const fl_diff_opts_t *o, r
   }
   fl_vm_hooks_t hooks = {.ctx = s, .syscall = rm_syscall};
   fl_vm_set_hooks(vm, &hooks);
+  s->vm = vm;
   fl_target_t t;
   fl_rmtarget_init(&t, s->rm);
-  t.set_thread = NULL; /* the helper runs one thread: skipped on both sides */
-  t.check = NULL;
+  t.check = NULL; /* the helper has no invariants: skipped on both sides */
   fl_exec_options_t eo = {.record = true, .after_op = rm_after_op, .after_op_ctx = s};
   st = fl_exec_run(ops, &t, &eo, er);
   if (st == FL_FINDING) st = FL_OK; /* a verify mismatch is compared, not fatal */
@@ -445,6 +508,7 @@ static fl_status_t glibc_view(cmp_t *x, size_t i, view_t *v) {
   size_t nc;
   fl_status_t st = fl_glibc_op(x->h, op, &rep, x->gcalls, GLIBC_CALLS_CAP, &nc);
   if (st != FL_OK && st != FL_FINDING) return st;
+  x->r->glibc_op_seconds += (double)rep.ns / 1e9;
   bool trunc = nc > GLIBC_CALLS_CAP;
   v->nsys = norm_list(&x->ng, x->gcalls, trunc ? GLIBC_CALLS_CAP : nc, x->gsys, GLIBC_CALLS_CAP, &v->truncated);
   v->truncated |= trunc;
@@ -542,15 +606,15 @@ fl_status_t fl_diff_run(const fl_ops_t *ops, const fl_diff_opts_t *o, fl_diff_re
   x.gcalls = calloc(GLIBC_CALLS_CAP, sizeof *x.gcalls);
   fl_status_t st = FL_OK;
   if (!x.rs.bound || !x.rsys || !x.gsys || !x.gcalls) st = fl_error(FL_EENV, "out of memory");
-  uint64_t brk0 = 0, top = 0;
+  fl_glibc_layout_t layout;
   if (st == FL_OK) st = fl_glibc_open(&x.h, &o->glibc);
-  if (st == FL_OK) st = fl_glibc_layout(x.h, &brk0, &top);
+  if (st == FL_OK) st = fl_glibc_layout(x.h, &layout);
   double t0 = seconds();
-  if (st == FL_OK) st = run_refmalloc(ops, o, &x.rs, &x.er, brk0, top);
+  if (st == FL_OK) st = run_refmalloc(ops, o, &x.rs, &x.er, x.h, &layout);
   double t1 = seconds();
   r->refmalloc_seconds = t1 - t0;
   if (st == FL_OK) {
-    x.ng.pre_brk = brk0;
+    x.ng.pre_brk = layout.brk0;
     st = compare_all(&x);
     if (st == FL_OK && (x.nr.oom || x.ng.oom)) st = fl_error(FL_EENV, "out of memory normalising");
   }
@@ -564,7 +628,46 @@ fl_status_t fl_diff_run(const fl_ops_t *ops, const fl_diff_opts_t *o, fl_diff_re
   free(x.gcalls);
   free(x.nr.m);
   free(x.ng.m);
+  free(x.nr.hist);
+  free(x.ng.hist);
   return st;
+}
+
+/* ============================================================ the generated stream */
+
+static bool aligns(fl_op_kind_t k) {
+  return k == FL_OP_MEMALIGN || k == FL_OP_ALIGNED_ALLOC || k == FL_OP_POSIX_MEMALIGN;
+}
+
+/* Drops the ops fl_diff_generate leaves out, in place. */
+static void drop_perturbed_huge_aligns(fl_ops_t *ops, uint64_t budget) {
+  bool perturb = false;
+  size_t k = 0;
+  for (size_t i = 0; i < ops->n; i++) {
+    const fl_op_t *op = &ops->v[i];
+    if (op->kind == FL_OP_MALLOPT && op->a == FL_OP_M_PERTURB) perturb = (int32_t)op->b != 0;
+    if (perturb && aligns((fl_op_kind_t)op->kind) && op->a > budget) continue;
+    ops->v[k++] = *op;
+  }
+  ops->n = k;
+}
+
+fl_status_t fl_diff_generate(uint64_t seed, size_t n, unsigned threads, uint64_t budget, fl_ops_t *out) {
+  fl_gen_options_t g;
+  fl_gen_options_default(&g);
+  g.threads = threads;
+  g.budget = budget;
+  for (size_t want = n;;) {
+    out->n = 0;
+    fl_status_t st = fl_ops_generate(seed, want, &g, out);
+    if (st != FL_OK) return st;
+    drop_perturbed_huge_aligns(out, budget);
+    if (out->n >= n) {
+      out->n = n; /* a prefix of a stream is a stream */
+      return FL_OK;
+    }
+    want += n - out->n + 16;
+  }
 }
 
 void fl_diff_result_free(fl_diff_result_t *r) {

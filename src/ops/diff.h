@@ -6,8 +6,11 @@
  * slots, the live-byte budget) are taken once, on refmalloc, and the helper
  * follows the same slot rules: before the first divergence both sides hold
  * the same blocks in the same slots, so the decisions hold for both.
- * thread and check ops are skipped on both sides (the helper runs one thread
- * and has no invariants).
+ * check ops are skipped on both sides (the helper has no invariants);
+ * thread ops run real pthreads in the helper, and refmalloc's side mirrors
+ * their pthread_create (stack mapping, DTV calloc). The model mirrors the
+ * helper's address space (its break, mmap_base and mappings, diff.c).
+ * spec/diff.md has the whole contract.
  *
  * Addresses differ between a model window and a real process, so both
  * sides are normalised the same way before comparing:
@@ -29,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/gen.h"
 #include "ops/glibc.h"
 #include "ops/op.h"
 #include "util/err.h"
@@ -59,8 +63,25 @@ typedef struct fl_diff_result {
   char glibc_message[512];  /* what glibc wrote to stderr */
   char refmalloc_event[512];/* refmalloc's integrity message, "" if none */
   bool crash_agreed;
+  /* Wall time of each side's run: refmalloc's includes the model and the
+   * executor; glibc's the helper's round trips and the tracer. */
   double refmalloc_seconds, glibc_seconds;
+  /* The time the helper spent inside the ops (fl_glibc_reply_t.ns). */
+  double glibc_op_seconds;
 } fl_diff_result_t;
+
+/* The stream `faultline diff --ops N --seed S` compares: the generator's
+ * (gen.h) with `threads` logical threads and a live-byte budget, minus one
+ * kind of op: a memalign-family op whose alignment exceeds the budget while
+ * M_PERTURB is set. glibc's _int_memalign asks _int_malloc for alignment +
+ * size bytes and perturbs all of them, so memalign(4 GiB, 10) then writes
+ * 4 GiB on both sides (tens of seconds, and the pages stay resident until
+ * the block is freed): far over the budget that bounds every other op's
+ * memory. Without M_PERTURB the same op stays in (it only reserves address
+ * space). Ops are generated until n survive; the result is exactly n ops.
+ * FL_EUSAGE for bad options (gen.h). */
+#define FL_DIFF_DEFAULT_BUDGET ((uint64_t)128 << 20)
+fl_status_t fl_diff_generate(uint64_t seed, size_t n, unsigned threads, uint64_t budget, fl_ops_t *out);
 
 /* FL_OK (ran; see r->identical), FL_EENV (the helper or the model could not
  * start), FL_EUSAGE (a non-canonical op, bad tunables). Call

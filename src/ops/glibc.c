@@ -50,6 +50,7 @@ struct fl_glibc {
   fl_sysrec_t startup[STARTUP_MAX];
   size_t nstartup;
   fl_glibc_death_t death;
+  fl_glibc_hello_t hello;
   char path[PATH_MAX];
 };
 
@@ -98,6 +99,7 @@ static void child(int sock, int errw, int devnull, const char *path, char *const
   if (s < 0 || e < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(e, 2) < 0 ||
       dup2(s, FL_GLIBC_FD_REQ) < 0 || dup2(s, FL_GLIBC_FD_REP) < 0)
     _exit(CHILD_FDS);
+  setpgid(0, 0); /* wait_child waits for this group only */
   if (install_filter()) _exit(CHILD_SECCOMP);
   personality(ADDR_NO_RANDOMIZE);
   if (ptrace(PTRACE_TRACEME, 0, 0, 0)) _exit(CHILD_PTRACE);
@@ -115,15 +117,20 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* 1: *st has the next stop or the end; 0: timed out; -1: waitpid failed.
- * The caller has SIGCHLD blocked. */
-static int wait_child(fl_glibc_t *h, int *st, uint64_t deadline) {
+/* 1: *st has the next stop or end of one of the helper's threads (*who);
+ * 0: timed out; -1: waitpid failed. The helper leads its own process group,
+ * so that waiting for it never reaps another child of ours. The caller has
+ * SIGCHLD blocked. */
+static int wait_child(fl_glibc_t *h, pid_t *who, int *st, uint64_t deadline) {
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   for (;;) {
-    pid_t r = waitpid(h->pid, st, WNOHANG | __WALL);
-    if (r == h->pid) return 1;
+    pid_t r = waitpid(-h->pid, st, WNOHANG | __WALL);
+    if (r > 0) {
+      *who = r;
+      return 1;
+    }
     if (r < 0 && errno != EINTR) return -1;
     uint64_t t = now_ms();
     if (t >= deadline) return 0;
@@ -144,22 +151,23 @@ static void read_stderr(fl_glibc_t *h) {
   while (n && (m[n - 1] == '\n' || m[n - 1] == '\r')) m[--n] = 0;
 }
 
+/* Kills the helper and waits for all its threads. */
+static void reap(fl_glibc_t *h) {
+  int s;
+  kill(h->pid, SIGKILL);
+  while (waitpid(-h->pid, &s, __WALL) > 0 || errno == EINTR) {}
+}
+
 /* The helper ended (st from waitpid) or hung (st == NULL): a finding. */
 static fl_status_t died(fl_glibc_t *h, const int *st) {
   fl_glibc_death_t *d = &h->death;
   d->dead = true;
   d->exit_code = -1;
   d->op_index = h->ops ? h->ops - 1 : 0;
-  if (!st) {
-    d->timeout = true;
-    kill(h->pid, SIGKILL);
-    int s;
-    while (waitpid(h->pid, &s, __WALL) < 0 && errno == EINTR) {}
-  } else if (WIFSIGNALED(*st)) {
-    d->signal = WTERMSIG(*st);
-  } else if (WIFEXITED(*st)) {
-    d->exit_code = WEXITSTATUS(*st);
-  }
+  if (!st) d->timeout = true;
+  else if (WIFSIGNALED(*st)) d->signal = WTERMSIG(*st);
+  else if (WIFEXITED(*st)) d->exit_code = WEXITSTATUS(*st);
+  reap(h); /* the hung helper, or the threads of a dead one */
   h->pid = 0;
   read_stderr(h);
   return FL_FINDING;
@@ -177,9 +185,16 @@ static bool take_injection(fl_glibc_t *h, int no) {
   return true;
 }
 
+/* The signal to deliver when resuming from stop st: none for the tracer's
+ * own stops (exec, clone, syscall, a new thread's first SIGSTOP). */
+static int passed_signal(int st) {
+  int sig = WSTOPSIG(st);
+  return sig == SIGTRAP || sig == (SIGTRAP | 0x80) || sig == SIGSTOP ? 0 : sig;
+}
+
 /* From a seccomp stop of a memory call to its exit stop and on. */
-static fl_status_t trace_call(fl_glibc_t *h, struct user_regs_struct *regs, int no, sink_t *out,
-                              uint64_t deadline) {
+static fl_status_t trace_call(fl_glibc_t *h, pid_t tid, struct user_regs_struct *regs, int no,
+                              sink_t *out, uint64_t deadline) {
   fl_sysrec_t rec = {.no = (fl_sysno_t)no};
   uint64_t a[6] = {regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8, regs->r9};
   memcpy(rec.args, a, sizeof a);
@@ -188,24 +203,29 @@ static fl_status_t trace_call(fl_glibc_t *h, struct user_regs_struct *regs, int 
   int err = h->inject[no].err;
   if (rec.injected) {
     regs->orig_rax = (unsigned long long)-1; /* skip: the kernel runs nothing */
-    if (ptrace(PTRACE_SETREGS, h->pid, 0, regs)) return fl_error(FL_EENV, "PTRACE_SETREGS: %s", strerror(errno));
+    if (ptrace(PTRACE_SETREGS, tid, 0, regs)) return fl_error(FL_EENV, "PTRACE_SETREGS: %s", strerror(errno));
   }
-  int sig = 0, st;
+  int st;
+  if (ptrace(PTRACE_SYSCALL, tid, 0, 0)) return fl_error(FL_EENV, "PTRACE_SYSCALL: %s", strerror(errno));
   for (;;) {
-    if (ptrace(PTRACE_SYSCALL, h->pid, 0, (void *)(intptr_t)sig))
-      return fl_error(FL_EENV, "PTRACE_SYSCALL: %s", strerror(errno));
-    int w = wait_child(h, &st, deadline);
+    pid_t who;
+    int w = wait_child(h, &who, &st, deadline);
     if (w < 0) return fl_error(FL_EENV, "waitpid: %s", strerror(errno));
     if (w == 0) return died(h, NULL);
-    if (!WIFSTOPPED(st)) return died(h, &st);
-    if (WSTOPSIG(st) == (SIGTRAP | 0x80)) break;
-    sig = WSTOPSIG(st) == SIGTRAP ? 0 : WSTOPSIG(st); /* a signal on the way */
+    if (!WIFSTOPPED(st)) {
+      if (who == h->pid) return died(h, &st);
+      continue; /* another thread ended: the process is going down */
+    }
+    if (who == tid && WSTOPSIG(st) == (SIGTRAP | 0x80)) break;
+    /* a signal on the way, or another thread's stop: resume it */
+    if (ptrace(who == tid ? PTRACE_SYSCALL : PTRACE_CONT, who, 0, (void *)(intptr_t)passed_signal(st)))
+      return fl_error(FL_EENV, "PTRACE_SYSCALL: %s", strerror(errno));
   }
-  if (ptrace(PTRACE_GETREGS, h->pid, 0, regs)) return fl_error(FL_EENV, "PTRACE_GETREGS: %s", strerror(errno));
+  if (ptrace(PTRACE_GETREGS, tid, 0, regs)) return fl_error(FL_EENV, "PTRACE_GETREGS: %s", strerror(errno));
   if (rec.injected) {
     /* sys_brk fails by returning the break unchanged; the rest by -errno. */
     regs->rax = no == FL_SYS_BRK ? h->cur_brk : (unsigned long long)(int64_t)-err;
-    if (ptrace(PTRACE_SETREGS, h->pid, 0, regs)) return fl_error(FL_EENV, "PTRACE_SETREGS: %s", strerror(errno));
+    if (ptrace(PTRACE_SETREGS, tid, 0, regs)) return fl_error(FL_EENV, "PTRACE_SETREGS: %s", strerror(errno));
   }
   rec.ret = (int64_t)regs->rax;
   if (no == FL_SYS_BRK) h->cur_brk = (uint64_t)rec.ret;
@@ -218,30 +238,31 @@ static fl_status_t trace_call(fl_glibc_t *h, struct user_regs_struct *regs, int 
 static fl_status_t trace_to_marker(fl_glibc_t *h, sink_t *out) {
   uint64_t deadline = now_ms() + h->timeout_ms;
   for (;;) {
-    int st, w = wait_child(h, &st, deadline);
+    pid_t who;
+    int st, w = wait_child(h, &who, &st, deadline);
     if (w < 0) return fl_error(FL_EENV, "waitpid: %s", strerror(errno));
     if (w == 0) return died(h, NULL);
-    if (!WIFSTOPPED(st)) return died(h, &st);
-    int sig = WSTOPSIG(st), event = st >> 16;
-    if (sig == SIGTRAP && event == PTRACE_EVENT_SECCOMP) {
+    if (!WIFSTOPPED(st)) {
+      if (who == h->pid) return died(h, &st);
+      continue; /* a thread ended: the process is going down */
+    }
+    int sig = passed_signal(st);
+    if (WSTOPSIG(st) == SIGTRAP && st >> 16 == PTRACE_EVENT_SECCOMP) {
       struct user_regs_struct regs;
-      if (ptrace(PTRACE_GETREGS, h->pid, 0, &regs))
+      if (ptrace(PTRACE_GETREGS, who, 0, &regs))
         return fl_error(FL_EENV, "PTRACE_GETREGS: %s", strerror(errno));
       long nr = (long)regs.orig_rax;
       int no = sysno_of(nr);
       if (nr == SYS_getppid) {
-        if (ptrace(PTRACE_CONT, h->pid, 0, 0)) return fl_error(FL_EENV, "PTRACE_CONT: %s", strerror(errno));
+        if (ptrace(PTRACE_CONT, who, 0, 0)) return fl_error(FL_EENV, "PTRACE_CONT: %s", strerror(errno));
         return FL_OK;
       }
       if (no >= 0) {
-        fl_status_t s = trace_call(h, &regs, no, out, deadline);
+        fl_status_t s = trace_call(h, who, &regs, no, out, deadline);
         if (s != FL_OK) return s;
       }
-      sig = 0;
-    } else if (sig == SIGTRAP || sig == (SIGTRAP | 0x80) || sig == SIGSTOP) {
-      sig = 0; /* exec event, stray syscall stop, the initial stop */
     }
-    if (ptrace(PTRACE_CONT, h->pid, 0, (void *)(intptr_t)sig))
+    if (ptrace(PTRACE_CONT, who, 0, (void *)(intptr_t)sig))
       return fl_error(FL_EENV, "PTRACE_CONT: %s", strerror(errno));
   }
 }
@@ -315,7 +336,8 @@ static fl_status_t start(fl_glibc_t *h, const fl_glibc_opts_t *o) {
     h->pid = 0;
     return fl_error(FL_EENV, "the glibc helper %s %s", h->path, child_failure(code));
   }
-  long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC;
+  long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC |
+              PTRACE_O_TRACECLONE; /* the helper's threads: traced from birth */
   if (ptrace(PTRACE_SETOPTIONS, h->pid, 0, (void *)opts) || ptrace(PTRACE_CONT, h->pid, 0, 0))
     return fl_error(FL_EENV, "ptrace on the glibc helper: %s", strerror(errno));
   return FL_OK;
@@ -343,6 +365,8 @@ fl_status_t fl_glibc_open(fl_glibc_t **out, const fl_glibc_opts_t *opts) {
     sink_t sk = {h->startup, STARTUP_MAX, 0};
     s = trace_to_marker(h, &sk);
     h->nstartup = sk.n < STARTUP_MAX ? sk.n : STARTUP_MAX;
+    if (s == FL_OK && recv(h->sock, &h->hello, sizeof h->hello, MSG_DONTWAIT | MSG_WAITALL) != sizeof h->hello)
+      s = fl_error(FL_EENV, "the glibc helper %s sent no start-up message", h->path);
     if (s == FL_FINDING)
       s = fl_error(FL_EENV, "the glibc helper %s died before its first op (%s%s%s)", h->path,
                    h->death.signal ? strsignal(h->death.signal) : child_failure(h->death.exit_code),
@@ -360,11 +384,7 @@ fl_status_t fl_glibc_open(fl_glibc_t **out, const fl_glibc_opts_t *opts) {
 void fl_glibc_close(fl_glibc_t *h) {
   if (!h) return;
   if (h->sock >= 0) close(h->sock);
-  if (h->pid > 0) {
-    int st;
-    kill(h->pid, SIGKILL);
-    while (waitpid(h->pid, &st, __WALL) < 0 && errno == EINTR) {}
-  }
+  if (h->pid > 0) reap(h);
   if (h->errfd >= 0) close(h->errfd);
   free(h);
 }
@@ -414,6 +434,7 @@ fl_status_t fl_glibc_op(fl_glibc_t *h, const fl_op_t *op, fl_glibc_reply_t *out,
 }
 
 const fl_glibc_death_t *fl_glibc_death(const fl_glibc_t *h) { return &h->death; }
+const fl_glibc_hello_t *fl_glibc_hello(const fl_glibc_t *h) { return &h->hello; }
 
 const fl_sysrec_t *fl_glibc_startup(const fl_glibc_t *h, size_t *n) {
   *n = h->nstartup;
@@ -423,19 +444,27 @@ const fl_sysrec_t *fl_glibc_startup(const fl_glibc_t *h, size_t *n) {
 uint64_t fl_glibc_cur_brk(const fl_glibc_t *h) { return h->cur_brk; }
 pid_t fl_glibc_pid(const fl_glibc_t *h) { return h->pid; }
 
-fl_status_t fl_glibc_layout(const fl_glibc_t *h, uint64_t *brk0, uint64_t *mmap_top) {
+fl_status_t fl_glibc_layout(const fl_glibc_t *h, fl_glibc_layout_t *out) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/maps", (int)h->pid);
   FILE *f = h->pid > 0 ? fopen(path, "re") : NULL;
   if (!f) return fl_error(FL_EENV, "%s: %s", path, strerror(errno));
-  *brk0 = h->cur_brk;
-  *mmap_top = 0;
+  memset(out, 0, sizeof *out);
+  out->brk0 = h->cur_brk;
   unsigned long long lo, hi;
-  char line[512];
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo > h->cur_brk && (!*mmap_top || lo < *mmap_top))
-      *mmap_top = lo;
+  char line[512], name[256];
+  fl_status_t st = FL_OK;
+  while (st == FL_OK && fgets(line, sizeof line, f)) {
+    name[0] = 0;
+    if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %255s", &lo, &hi, name) < 2) continue;
+    if (!strcmp(name, "[vsyscall]")) continue; /* the gate area, not a VMA */
+    out->vmas++;
+    if (lo < h->cur_brk || !strcmp(name, "[stack]")) continue;
+    if (out->n == FL_GLIBC_LAYOUT_MAX) st = fl_error(FL_EENV, "%s: more than %d mappings", path, FL_GLIBC_LAYOUT_MAX);
+    else out->map[out->n].lo = lo, out->map[out->n++].hi = hi;
+    if (hi > out->mmap_base) out->mmap_base = hi;
+  }
   fclose(f);
-  if (!*brk0 || !*mmap_top) return fl_error(FL_EENV, "%s: no break or no mapping above it", path);
-  return FL_OK;
+  if (st == FL_OK && (!out->brk0 || !out->n)) st = fl_error(FL_EENV, "%s: no break or no mapping above it", path);
+  return st;
 }

@@ -9,7 +9,8 @@
  *
  * The wire protocol (both ends compiled from this header):
  *   fd 3, parent -> helper: one fl_op_t per request, as laid out in memory.
- *   fd 4, helper -> parent: one fl_glibc_reply_t per request.
+ *   fd 4, helper -> parent: one fl_glibc_hello_t at start-up, then one
+ *   fl_glibc_reply_t per request.
  *   After writing each reply the helper calls getppid(): the tracer sees that
  *   seccomp stop and knows the op, and all its system calls, are over. The
  *   helper makes the same call once before its first read ("ready"): every
@@ -54,9 +55,19 @@ typedef struct fl_glibc_reply {
   uint8_t status;    /* fl_glibc_status_t */
   uint8_t verify_ok; /* verify: every byte matched */
   uint8_t pad[6];
+  /* Nanoseconds the helper spent running the op (vDSO clock, no system
+   * call): glibc's own time, plus the tracer's stops at its system calls. */
+  uint64_t ns;
 } fl_glibc_reply_t;
 
-_Static_assert(sizeof(fl_glibc_reply_t) == 32, "the reply crosses a pipe");
+_Static_assert(sizeof(fl_glibc_reply_t) == 40, "the reply crosses a pipe");
+
+/* The helper's first message, before its ready marker: what its
+ * pthread_create will do, so that the model can do the same (diff.c). */
+typedef struct fl_glibc_hello {
+  uint64_t dtv_entries, dtv_entry_size; /* the DTV: calloc(entries, size) */
+  uint64_t stack_size, guard_size;      /* the default thread attributes */
+} fl_glibc_hello_t;
 
 #define FL_GLIBC_FD_REQ 3
 #define FL_GLIBC_FD_REP 4
@@ -104,16 +115,32 @@ fl_status_t fl_glibc_op(fl_glibc_t *h, const fl_op_t *op, fl_glibc_reply_t *out,
                         fl_sysrec_t *calls, size_t cap, size_t *ncalls);
 
 const fl_glibc_death_t *fl_glibc_death(const fl_glibc_t *h);
+/* The helper's start-up message. */
+const fl_glibc_hello_t *fl_glibc_hello(const fl_glibc_t *h);
 /* The calls glibc's start-up made before the ready marker. */
 const fl_sysrec_t *fl_glibc_startup(const fl_glibc_t *h, size_t *n);
 /* The break as the tracer last saw the kernel report it. */
 uint64_t fl_glibc_cur_brk(const fl_glibc_t *h);
 pid_t fl_glibc_pid(const fl_glibc_t *h);
-/* The helper's layout after start-up, so that a model can mirror its
- * alignments: *brk0 the initial break, *mmap_top where top-down mmap
- * placement of a large mapping starts (the lowest mapping above the heap:
- * ld.so and the libraries). FL_EENV if /proc/<pid>/maps cannot be read. */
-fl_status_t fl_glibc_layout(const fl_glibc_t *h, uint64_t *brk0, uint64_t *mmap_top);
+/* The helper's address space after start-up, so that a model can mirror
+ * it: the initial break, the mappings above it (ld.so, libc, vdso: where
+ * top-down mmap placement must find the same holes) and mmap_base, where
+ * top-down placement starts (the end of the highest of them: ld.so is the
+ * first mapping the kernel places top-down). The stack and [vsyscall] are
+ * not listed: placement never reaches them. */
+#define FL_GLIBC_LAYOUT_MAX 256
+typedef struct fl_glibc_layout {
+  uint64_t brk0, mmap_base;
+  size_t n;            /* mappings listed in map[] */
+  size_t vmas;         /* the helper's VMAs in all ([vsyscall] excepted) */
+  struct {
+    uint64_t lo, hi;
+  } map[FL_GLIBC_LAYOUT_MAX];
+} fl_glibc_layout_t;
+
+/* FL_EENV if /proc/<pid>/maps cannot be read or holds more mappings above
+ * the break than FL_GLIBC_LAYOUT_MAX. */
+fl_status_t fl_glibc_layout(const fl_glibc_t *h, fl_glibc_layout_t *out);
 
 const char *fl_sysno_name(fl_sysno_t no);
 

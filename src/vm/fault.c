@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "host/sys.h"
+#include "util/mutant.h"
 
 /* ---- real memory ---------------------------------------------------------
  * Fast mode and peek copy with memcpy: the window is plain mapped memory
@@ -23,7 +24,8 @@ static void raw_set(void *dst, int c, size_t n) { memset(dst, c, n); }
 static bool is_private(unsigned s) { return s == FL_PTE_ANON || s == FL_PTE_LAZYFREE; }
 
 static void account(fl_vm_t *vm, unsigned before, unsigned after) {
-  vm->st.rss_pages += is_private(after) - is_private(before);
+  vm->st.rss_pages += FL_MUT(37, is_private(after) - is_private(before),
+                             (after == FL_PTE_ANON) - (before == FL_PTE_ANON));
   vm->st.zero_pages += (after == FL_PTE_ZERO) - (before == FL_PTE_ZERO);
 }
 
@@ -57,12 +59,12 @@ static void anon_prepare(fl_vm_t *vm, fl_vnode_t *n) {
 static void fault_one(fl_vm_t *vm, fl_vnode_t *n, uintptr_t page, bool write) {
   uint8_t e = fl_pt_get(&vm->pt, page);
   unsigned s = e & FL_PT_STATE, after = s;
-  uint64_t faults_min = 1, faults_max = 1;
+  uint64_t faults_min = 1, faults_max = FL_MUT(38, 1, 0);
   if (!write) {
     if (s != FL_PTE_NONE) return;
     /* do_anonymous_page: a read maps the shared zero page where the profile
      * says this kernel does, without preparing an anon_vma. */
-    if (vm->prof.zero_page_on_read != FL_NO) {
+    if (FL_MUT(45, vm->prof.zero_page_on_read != FL_NO, vm->prof.zero_page_on_read == FL_NO)) {
       after = FL_PTE_ZERO;
     } else {
       anon_prepare(vm, n);
@@ -100,7 +102,8 @@ static fl_vnode_t *lookup(fl_vm_t *vm, uintptr_t addr) {
 /* x86-64 has no write-only or (without protection keys) execute-only
  * pages: any of rwx makes a page readable. */
 static bool permitted(const fl_vma_t *v, bool write) {
-  return write ? (v->prot & PROT_WRITE) != 0 : (v->prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) != 0;
+  return write ? (v->prot & FL_MUT(39, PROT_WRITE, PROT_READ | PROT_WRITE)) != 0
+               : (v->prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) != 0;
 }
 
 static int segv(fl_vm_t *vm, uintptr_t addr, bool write) {

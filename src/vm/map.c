@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "util/mutant.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -27,7 +28,7 @@ static bool in_window(const fl_vm_t *vm, uintptr_t lo, uintptr_t hi) {
 }
 
 /* ---- accounting: vm_stat_account, may_expand_vm, __vm_enough_memory ---- */
-static bool is_data(int prot) { return (prot & PROT_WRITE) != 0; }
+static bool is_data(int prot) { return (prot & FL_MUT(36, PROT_WRITE, PROT_READ)) != 0; }
 
 static void stat_account(fl_vm_t *vm, int prot, uint64_t pages, int sign) {
   vm->st.total_vm_pages += (uint64_t)sign * pages;
@@ -62,7 +63,7 @@ static size_t map_limit(fl_vm_t *vm) {
 
 /* ---- VMA surgery ------------------------------------------------------- */
 static bool same_kind(const fl_vma_t *a, int prot, unsigned flags) {
-  return a->prot == prot && a->flags == flags;
+  return FL_MUT(33, a->prot == prot, true) && a->flags == flags;
 }
 
 static bool anon_ok(uint32_t a, uint32_t b) { return !a || !b || a == b; }
@@ -71,7 +72,7 @@ static bool anon_ok(uint32_t a, uint32_t b) { return !a || !b || a == b; }
 static fl_vnode_t *split(fl_vm_t *vm, fl_vnode_t *n, uintptr_t at) {
   fl_vma_t upper = n->v;
   upper.start = at;
-  upper.pgoff = n->v.pgoff + fl_pages(at - n->v.start);
+  upper.pgoff = n->v.pgoff + FL_MUT(41, fl_pages(at - n->v.start), 0);
   fl_vset_resize(&vm->vmas, n, n->v.start, at);
   return fl_vset_insert(&vm->vmas, &upper);
 }
@@ -84,8 +85,8 @@ static void unmap_range(fl_vm_t *vm, uintptr_t lo, uintptr_t hi) {
     if (n->v.start < lo) n = split(vm, n, lo);
     if (n->v.end > hi) split(vm, n, hi);
     fl_vnode_t *next = n->next;
-    fl_vm_zap(vm, n->v.start, n->v.end);
-    stat_account(vm, n->v.prot, fl_pages(n->v.end - n->v.start), -1);
+    FL_MUT_SKIP(31) fl_vm_zap(vm, n->v.start, n->v.end);
+    FL_MUT_SKIP(42) stat_account(vm, n->v.prot, fl_pages(n->v.end - n->v.start), -1);
     fl_vset_remove(&vm->vmas, n);
     n = next;
   }
@@ -118,7 +119,8 @@ static fl_vnode_t *merge_new(fl_vm_t *vm, const fl_vma_t *v, bool just_expand) {
   uint64_t pglen = fl_pages(v->end - v->start);
   bool left = prev && prev->v.end == v->start && same_kind(&prev->v, v->prot, v->flags) &&
               anon_ok(prev->v.anon, v->anon) && prev->v.pgoff + fl_pages(prev->v.end - prev->v.start) == v->pgoff;
-  bool right = !just_expand && next && next->v.start == v->end && same_kind(&next->v, v->prot, v->flags) &&
+  bool right = FL_MUT(34, !just_expand, false) && next && next->v.start == v->end &&
+               same_kind(&next->v, v->prot, v->flags) &&
                anon_ok(v->anon, next->v.anon) && v->pgoff + pglen == next->v.pgoff &&
                (!left || anon_ok(prev->v.anon, next->v.anon));
   if (left && right) {
@@ -353,7 +355,7 @@ static int do_mprotect(fl_vm_t *vm, uintptr_t start, size_t len, int prot) {
   uintptr_t nstart = start, tmp = n->v.start;
   int err = 0;
   while (n && n->v.start < end) {
-    if (n->v.start != tmp) return -ENOMEM; /* a hole: what came before stays changed */
+    FL_MUT_SKIP(46) if (n->v.start != tmp) return -ENOMEM; /* a hole: what came before stays changed */
     tmp = n->v.end < end ? n->v.end : end;
     fl_vnode_t *r = mprotect_fixup(vm, n, prev, nstart, tmp, prot, &err);
     if (!r) return err;
@@ -389,7 +391,7 @@ static intptr_t move_vma(fl_vm_t *vm, fl_vnode_t *n, uintptr_t old, size_t old_l
   v.pgoff = v.anon ? n->v.pgoff + fl_pages(old - n->v.start) : fl_pages(new_addr);
   if (!merge_new(vm, &v, false)) return -ENOMEM;
   stat_account(vm, v.prot, fl_pages(new_len), +1);
-  fl_vm_move_pages(vm, old, new_addr, old_len < new_len ? old_len : new_len);
+  FL_MUT_SKIP(40) fl_vm_move_pages(vm, old, new_addr, old_len < new_len ? old_len : new_len);
   unmap_range(vm, old, old + old_len);
   return (intptr_t)new_addr;
 }
@@ -515,7 +517,7 @@ static fl_vnode_t *advise_one(fl_vm_t *vm, fl_vnode_t *n, fl_vnode_t *prev, uint
                               int advice, int *err) {
   unsigned flags = n->v.flags;
   switch (advice) {
-  case MADV_DONTNEED: fl_vm_zap(vm, start, end); return n;
+  case MADV_DONTNEED: FL_MUT_SKIP(32) fl_vm_zap(vm, start, end); return n;
   case MADV_FREE: fl_vm_lazyfree(vm, start, end); return n;
   case MADV_HUGEPAGE: flags = (flags & ~FL_VMA_NOHUGEPAGE) | FL_VMA_HUGEPAGE; break;
   case MADV_NOHUGEPAGE: flags = (flags & ~FL_VMA_HUGEPAGE) | FL_VMA_NOHUGEPAGE; break;
@@ -590,7 +592,7 @@ static uintptr_t do_brk(fl_vm_t *vm, uintptr_t brk) {
   uintptr_t orig = vm->brk;
   if (brk < vm->start_brk) return orig;
   if (vm->cfg.data_limit && brk - vm->start_brk > vm->cfg.data_limit) return orig; /* check_data_rlimit */
-  uintptr_t newbrk = page_align(brk), oldbrk = page_align(vm->brk);
+  uintptr_t newbrk = FL_MUT(35, page_align(brk), brk), oldbrk = page_align(vm->brk);
   if (oldbrk == newbrk) return vm->brk = brk;
   if (brk <= vm->brk) {
     const fl_vnode_t *n = fl_vset_find(&vm->vmas, newbrk);

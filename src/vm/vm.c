@@ -140,6 +140,7 @@ int fl_vm_take_injection(fl_vm_t *vm, fl_sysno_t no) {
 
 void fl_vm_report_call(fl_vm_t *vm, fl_sysno_t no, const uint64_t *args, int64_t ret, bool injected) {
   vm->st.syscalls[no]++;
+  if (ret < 0 && ret >= -4095) vm->st.failed_syscalls++;
   vm->cache = NULL;
   if (!vm->hooks.syscall) return;
   fl_vm_syscall_t call = {.no = no, .ret = ret, .injected = injected};

@@ -98,6 +98,7 @@ typedef struct fl_vm_stats {
   uint64_t nr_vmas;
   uint64_t segv;             /* accesses the kernel would have killed */
   uint64_t syscalls[FL_SYS_COUNT];
+  uint64_t failed_syscalls;  /* of those, the ones that returned an error */
 } fl_vm_stats_t;
 
 /* Observers, called after the fact. segv may longjmp out of the accessor. */

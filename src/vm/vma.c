@@ -1,6 +1,7 @@
 #include "vm/vma.h"
 
 #include <stdlib.h>
+#include "util/mutant.h"
 
 static int height(const fl_vnode_t *n) { return n ? n->height : 0; }
 static uintptr_t maxgap(const fl_vnode_t *n) { return n ? n->max_gap : 0; }
@@ -89,7 +90,7 @@ void fl_vset_destroy(fl_vset_t *s) {
 fl_vnode_t *fl_vset_find(const fl_vset_t *s, uintptr_t addr) {
   fl_vnode_t *n = s->root, *best = NULL;
   while (n) {
-    if (n->v.end > addr) {
+    if (FL_MUT(44, n->v.end > addr, n->v.end >= addr)) {
       best = n;
       if (n->v.start <= addr) break;
       n = n->left;
@@ -153,7 +154,7 @@ void fl_vset_remove(fl_vset_t *s, fl_vnode_t *n) {
     start = n->parent;
     replace_child(s, n->parent, n, child);
   }
-  s->count--;
+  FL_MUT_SKIP(43) s->count--;
   free(n);
   rebalance(s, start);
   set_gap(s, next);

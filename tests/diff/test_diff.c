@@ -293,3 +293,134 @@ FL_TEST(diff_cli) {
   FL_CHECK_EQ(fl_test_run_tool("faultline diff --help", out, sizeof out), 0);
   FL_CHECK(strstr(out, "faultline diff --ops 100000 --seed 1 --json") != NULL);
 }
+
+/* Regression (seed 1, op 1929 of 100000): after mallopt M_MMAP_THRESHOLD
+ * 65536, posix_memalign(65536, 81159) gets its own mmap; where the aligned
+ * block lands inside it depends on the mapping's address modulo 64 KiB,
+ * which depends on the holes between the helper's libraries that earlier
+ * small mappings filled. The model now holds placeholders for the helper's
+ * mappings (diff.c, open_model), so placement agrees. */
+/* Diffs tests/diff/NAME, a script that once diverged, whose last op is of
+ * kind `last`: every op identical now. */
+static void diff_regression(const char *name, fl_op_kind_t last) {
+  const char *src = getenv("FAULTLINE_SOURCE_DIR");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/tests/diff/%s", src ? src : ".", name);
+  FILE *f = fopen(path, "r");
+  FL_CHECK_MSG(f != NULL, "%s", path);
+  if (!f) return;
+  static char text[1 << 16];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  fl_ops_t ops;
+  FL_CHECK_MSG(parse(text, &ops), "%s", fl_error_message());
+  FL_CHECK_EQ(ops.v[ops.n - 1].kind, last);
+  fl_diff_result_t r;
+  FL_CHECK_MSG(fl_diff_run(&ops, NULL, &r) == FL_OK, "%s", fl_error_message());
+  report(&r);
+  FL_CHECK_EQ(r.identical, ops.n);
+  fl_diff_result_free(&r);
+  fl_ops_free(&ops);
+}
+
+FL_TEST(diff_placement_mirrors_the_helpers_holes) {
+  diff_regression("seed1-op1929.ops", FL_OP_POSIX_MEMALIGN);
+}
+
+/* Regression (--threads 16, seed 1, op 125): an armed `inject mmap 1
+ * EOVERFLOW` failed the new thread's stack mapping; pthread_create failed
+ * and the helper stayed on its thread, as refmalloc's side does. */
+FL_TEST(diff_thread_whose_stack_cannot_be_mapped) {
+  diff_regression("threads16-seed1-op125.ops", FL_OP_THREAD);
+}
+
+/* Logical threads are pthreads in the helper: the first switch to a thread
+ * maps its stack (stack + guard, PROT_NONE, then all but the guard opened),
+ * and refmalloc's side mirrors it; each thread then gets its own arena. */
+FL_TEST(diff_threads_are_pthreads) {
+  fl_ops_t ops;
+  FL_CHECK(parse("faultline-ops v2\n"
+                 "#0 = malloc 100\n"
+                 "thread 1\n"
+                 "#1 = malloc 100\n"
+                 "#2 = malloc 200000\n"
+                 "free #2\n"
+                 "thread 2\n"
+                 "#3 = malloc 5000\n"
+                 "thread 0\n"
+                 "free #1\n" /* a block of thread 1's arena, freed by main */
+                 "thread 1\n"
+                 "free #3\n",
+                 &ops));
+  fl_diff_result_t r;
+  FL_CHECK_MSG(fl_diff_run(&ops, NULL, &r) == FL_OK, "%s", fl_error_message());
+  report(&r);
+  FL_CHECK_EQ(r.identical, ops.n);
+  fl_diff_result_free(&r);
+  /* the glibc side, directly: the stack, then thread 1's arena heap */
+  fl_glibc_t *h;
+  FL_CHECK_MSG(fl_glibc_open(&h, NULL) == FL_OK, "%s", fl_error_message());
+  const fl_glibc_hello_t *hi = fl_glibc_hello(h);
+  FL_CHECK_GT(hi->stack_size, 0);
+  FL_CHECK_GT(hi->dtv_entries, 14);
+  fl_glibc_reply_t rep;
+  fl_sysrec_t c[16];
+  size_t nc;
+  FL_CHECK_EQ(fl_glibc_op(h, &ops.v[0], &rep, c, 16, &nc), FL_OK);
+  FL_CHECK_EQ(fl_glibc_op(h, &ops.v[1], &rep, c, 16, &nc), FL_OK);
+  dump("thread 1", c, nc);
+  FL_CHECK_GE(nc, 2);
+  FL_CHECK_EQ(c[0].no, FL_SYS_MMAP);
+  FL_CHECK_EQ(c[0].args[1], hi->stack_size + hi->guard_size);
+  FL_CHECK_EQ(c[0].args[2], PROT_NONE);
+  FL_CHECK(c[0].args[3] & MAP_STACK);
+  FL_CHECK_EQ(c[1].no, FL_SYS_MPROTECT);
+  FL_CHECK_EQ(c[1].args[0], (uint64_t)c[0].ret + hi->guard_size);
+  FL_CHECK_EQ(fl_glibc_op(h, &ops.v[2], &rep, c, 16, &nc), FL_OK);
+  dump("thread 1: malloc 100", c, nc);
+  FL_CHECK_GE(nc, 1); /* a new arena: its heap is mapped */
+  FL_CHECK_EQ(c[0].no, FL_SYS_MMAP);
+  FL_CHECK_EQ(c[0].args[2], PROT_NONE);
+  fl_glibc_close(h);
+  fl_ops_free(&ops);
+}
+
+/* Generated multi-thread streams run on real threads too. */
+FL_TEST(diff_generated_threads) {
+  fl_ops_t ops;
+  fl_ops_init(&ops);
+  FL_CHECK_EQ(fl_diff_generate(1, 3000, 4, FL_DIFF_DEFAULT_BUDGET, &ops), FL_OK);
+  size_t switches = 0;
+  for (size_t i = 0; i < ops.n; i++) switches += ops.v[i].kind == FL_OP_THREAD;
+  FL_CHECK_GT(switches, 10);
+  fl_diff_result_t r;
+  FL_CHECK_MSG(fl_diff_run(&ops, NULL, &r) == FL_OK, "%s", fl_error_message());
+  report(&r);
+  FL_CHECK_EQ(r.ops, 3000);
+  FL_CHECK_EQ(r.identical, r.ops);
+  fl_diff_result_free(&r);
+  fl_ops_free(&ops);
+}
+
+/* The diff stream: exactly n ops, none of them a memalign whose alignment
+ * is over the budget while M_PERTURB is set; the same without perturb stays. */
+FL_TEST(diff_stream_leaves_out_perturbed_huge_aligns) {
+  const uint64_t budget = (uint64_t)1 << 20;
+  fl_ops_t ops;
+  fl_ops_init(&ops);
+  FL_CHECK_EQ(fl_diff_generate(5, 200000, 1, budget, &ops), FL_OK);
+  FL_CHECK_EQ(ops.n, 200000);
+  bool perturb = false;
+  size_t huge_plain = 0, huge_perturbed = 0;
+  for (size_t i = 0; i < ops.n; i++) {
+    const fl_op_t *op = &ops.v[i];
+    if (op->kind == FL_OP_MALLOPT && op->a == FL_OP_M_PERTURB) perturb = (int32_t)op->b != 0;
+    bool al = op->kind == FL_OP_MEMALIGN || op->kind == FL_OP_ALIGNED_ALLOC || op->kind == FL_OP_POSIX_MEMALIGN;
+    if (al && op->a > budget) *(perturb ? &huge_perturbed : &huge_plain) += 1;
+  }
+  fprintf(stderr, "  huge alignments: %zu without perturb, %zu with\n", huge_plain, huge_perturbed);
+  FL_CHECK_EQ(huge_perturbed, 0);
+  FL_CHECK_GT(huge_plain, 0);
+  fl_ops_free(&ops);
+}

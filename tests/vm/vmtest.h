@@ -2,7 +2,8 @@
  *
  * Each scenario runs on a model in shadow mode: every call is also made for
  * real inside the window, and AGREE() compares the window with the kernel
- * (maps, pagemap, smaps Rss, minflt) and prints any mismatch. LAYOUT()
+ * (maps, pagemap, smaps Rss, minflt) and prints any mismatch, and holds the
+ * model to its own VMA-*, PT-* and RSS-* invariants (src/check). LAYOUT()
  * checks the model's VMAs as an ASCII drawing, tools/testing/vma style:
  * one character per page from the arena start, a letter per VMA in address
  * order, uppercase where the VMA has present pages, ' ' for holes. */
@@ -14,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include "alloc/refmalloc.h"
+#include "check/check.h"
 #include "harness/harness.h"
 #include "host/profile.h"
 #include "util/err.h"
@@ -51,12 +54,35 @@ static inline fl_vm_t *open_vm(fl_vm_mode_t mode) {
   return vmtest_current = vm;
 }
 
+/* The model's own rules (src/check: fl_chk_vmas for VMA-*, fl_chk_pages for
+ * PT-* and RSS-*). A checker needs an allocator to attach to: an idle
+ * refmalloc that owns nothing stands in (exclusive off). */
+static inline bool vm_rules_hold(fl_vm_t *vm) {
+  fl_rm_t *rm = NULL;
+  fl_check_t *c = NULL;
+  if (fl_rm_open(&rm, vm, NULL) != FL_OK || fl_check_open(&c, rm, vm, 0) != FL_OK) {
+    fprintf(stderr, "checker: %s\n", fl_error_message());
+    fl_rm_close(rm);
+    return false;
+  }
+  fl_check_set_exclusive(c, false);
+  bool ok = fl_check_one(c, "VMA-SORTED") + fl_check_one(c, "RSS-COUNT") == 0;
+  if (!ok) fl_check_report(c, stderr, false);
+  fl_check_close(c);
+  fl_rm_close(rm);
+  return ok;
+}
+
+/* The kernel agrees with the model, and the model keeps its own rules. */
 static inline bool vm_agrees(fl_vm_t *vm) {
   fl_vm_compare(vm, FL_CMP_ALL);
   size_t n = fl_vm_mismatch_count(vm);
   for (size_t i = 0; i < n; i++) fprintf(stderr, "mismatch: %s\n", fl_vm_mismatch(vm, i)->text);
+  bool rules = vm_rules_hold(vm);
+  /* Move the fault baseline past the checker's own page faults. */
+  fl_vm_compare(vm, FL_CMP_MINFLT);
   fl_vm_mismatch_clear(vm);
-  return n == 0;
+  return n == 0 && rules;
 }
 
 static inline char *vm_drawing(fl_vm_t *vm, uintptr_t lo, size_t pages) {
