@@ -418,15 +418,18 @@ static void walk_seg(fl_check_t *c, ck_seg_t *s, uintptr_t top) {
       return;
     }
     /* sysmalloc's fenceposts at the end of a heap it left: a header of
-     * size 0 at the very end, after a 16-byte one or the old top. */
+     * size 0 at the very end, after the old top, or after what is left of
+     * an old top too small to free: (old_size - MINSIZE) & ~15 + 16 bytes,
+     * 16 or 32, marked in use (malloc.c, the old_size < MINSIZE branch). */
     if (!s->has_top && p == s->hi - 16 && sz == 0) {
       push_chunk(c, p | CK_TAG_FENCE, f);
       s->count = c->nchunks - s->first;
       return;
     }
-    if (!s->has_top && sz == 16 && p == s->hi - 32) {
+    if (!s->has_top && (sz == 16 || sz == 32) && p + sz == s->hi - 16 &&
+        (ck_word(c, s->hi - 8) & ~CK_SIZE_BITS) == 0) {
       push_chunk(c, p | CK_TAG_FENCE, f);
-      p += 16;
+      p += sz;
       continue;
     }
     if ((p & 15) || sz < CK_MINSIZE || (sz & 15) || (f & CK_MMAPPED)) {
