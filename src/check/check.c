@@ -217,6 +217,8 @@ static void rebase_minflt(fl_check_t *c) {
   c->mm_cursor[FL_MM_MINFLT] = fl_vm_mismatch_count(c->vm);
 }
 
+void fl_check_rebase(fl_check_t *c) { rebase_minflt(c); }
+
 int fl_check_open(fl_check_t **out, fl_rm_t *rm, fl_vm_t *vm, int level) {
   if (level < 0 || level > 3) return fl_error(FL_EUSAGE, "check level %d: must be 0 to 3", level);
   fl_check_t *c = calloc(1, sizeof *c);
@@ -248,7 +250,6 @@ void fl_check_close(fl_check_t *c) {
   if (c->rm) fl_rm_set_call_hook(c->rm, NULL, NULL);
   free(c->live.t);
   free(c->live_mm.t);
-  free(c->leaked);
   free(c->mb.t);
   free(c->mb_small.t);
   free(c->segs);

@@ -94,6 +94,9 @@ bool fl_check_tracking(const fl_check_t *c);
 /* After an API call (refmalloc's call hook calls this; tests may too).
  * Returns the number of new violations. */
 int fl_check_after_op(fl_check_t *c, uint64_t op_index, const fl_rm_call_t *call);
+/* Moves the kernel minor-fault baseline to now (shadow mode): the caller's
+ * own start-up faults since fl_check_open are nobody's op. */
+void fl_check_rebase(fl_check_t *c);
 /* Every invariant, now (a full walk). Returns the number of new violations. */
 int fl_check_full(fl_check_t *c);
 /* Runs the check function that implements `id` (with the invariants it

@@ -99,10 +99,6 @@ struct fl_check {
   /* the live mmapped chunks, a subset of live: VMA-OWNED runs after every
    * op with a system call at level 2, and must not cost O(live chunks) */
   ck_liveset_t live_mm;
-  /* Mappings glibc let go of although munmap failed (munmap_chunk ignores
-   * the error): nobody owns them, and that is not VMA-STRAY. */
-  uintptr_t (*leaked)[2];
-  size_t nleaked, capleaked;
   uint64_t ops, walks, since_walk, cur_op;
   uint64_t last_syscalls;
   uint64_t last_failed_syscalls; /* fl_vm_stats_t.failed_syscalls then */

@@ -114,7 +114,7 @@ int fl_chk_owned(fl_check_t *c) {
   fl_rm_params(c->rm, &mp);
   bool complete = ck_segments(c);
   uintptr_t bad;
-  size_t cap = c->nsegs + c->live_mm.n + c->nleaked + 2, nr = 0;
+  size_t cap = c->nsegs + c->live_mm.n + 2, nr = 0;
   range_t *own = malloc(cap * sizeof *own);
   if (!own) return 0;
   uintptr_t sb = fl_vm_start_brk(c->vm), b = fl_vm_cur_brk(c->vm);
@@ -139,12 +139,14 @@ int fl_chk_owned(fl_check_t *c) {
               ck_str("not PROT_NONE at %#lx", (unsigned long)bad));
     own[nr++] = (range_t){h, h + CK_HEAP_MAX};
   }
-  for (size_t i = 0; i < c->nleaked; i++) own[nr++] = (range_t){c->leaked[i][0], c->leaked[i][1]};
   for (size_t i = 0; i < c->live_mm.cap && nr < cap; i++) {
     const ck_live_t *e = &c->live_mm.t[i];
     if (e->mem > 1) own[nr++] = (range_t){e->map_lo, e->map_hi};
   }
-  if (c->exclusive && c->tracking && complete) {
+  /* glibc ignores failed munmaps (munmap_chunk, new_heap's trimming of its
+   * aligned reservation, heap_trim): once a call has failed, a mapping may
+   * rightly be nobody's. */
+  if (c->exclusive && c->tracking && complete && ck_failed_syscalls(c->vm) == 0) {
     qsort(own, nr, sizeof *own, range_cmp);
     size_t n;
     fl_vma_t *v = vmas(c, &n);
@@ -250,7 +252,8 @@ int fl_chk_pages(fl_check_t *c) {
             ck_str("%lu present page(s) outside, the first %#lx", (unsigned long)any.outside,
                    (unsigned long)any.first_outside));
   ck_segments(c);
-  for (size_t i = 0; i < c->nsegs; i++) {
+  /* shrink_heap ignores a failed madvise/mmap: pages past the size may stay */
+  for (size_t i = 0; i < c->nsegs && ck_failed_syscalls(c->vm) == 0; i++) {
     uintptr_t h = c->segs[i].heap;
     if (!h) continue;
     page_ctx_t t = {.c = c};
@@ -272,20 +275,8 @@ int fl_chk_freed(fl_check_t *c) {
   size_t before = c->ntotal;
   if (!c->last.freed_valid || !c->last.freed.map_hi) return 0;
   /* glibc ignores a failed munmap (munmap_chunk) and a failed mremap falls
-   * back to malloc-copy-free: after a failed call the range may stay, and
-   * stays nobody's. */
-  if (ck_failed_syscalls(c->vm) != c->last_failed_syscalls) {
-    if (c->nleaked == c->capleaked) {
-      size_t cap = c->capleaked ? 2 * c->capleaked : 8;
-      uintptr_t(*n)[2] = realloc(c->leaked, cap * sizeof *n);
-      if (!n) return 0;
-      c->leaked = n;
-      c->capleaked = cap;
-    }
-    c->leaked[c->nleaked][0] = c->last.freed.map_lo;
-    c->leaked[c->nleaked++][1] = c->last.freed.map_hi;
-    return 0;
-  }
+   * back to malloc-copy-free: after a failed call the range may stay. */
+  if (ck_failed_syscalls(c->vm) != c->last_failed_syscalls) return 0;
   uintptr_t lo = c->last.freed.map_lo, hi = c->last.freed.map_hi;
   range_t parts[2] = {{lo, hi}, {0, 0}};
   size_t np = 1;

@@ -81,15 +81,14 @@ static bool op_ran(fl_exec_status_t s) {
   return s == FL_EXEC_OK || s == FL_EXEC_MISMATCH || s == FL_EXEC_ACCESS || s == FL_EXEC_CHECK_FAILED;
 }
 
-/* The process's fault count between the baseline and the end of op 0
- * includes the executor's start-up: its slot table (and, under ASan, that
- * table's shadow), a few dozen pages of ours. The kernel's minor faults are
- * compared from op 0's end on: this takes the comparison that would charge
- * them to op 0 and forgets it, unless op 0 already broke something. */
-static void skip_startup_faults(rm_run_t *r) {
-  if (fl_check_violation_count(r->chk)) return;
-  fl_check_one(r->chk, "KERNEL-MINFLT");
-  fl_check_clear(r->chk);
+/* The executor's start-up (its slot table and, under ASan, that table's
+ * shadow) faults a few dozen pages of ours: the kernel's minor faults are
+ * counted from just before op 0. */
+static void on_start(void *ctx) {
+  rm_run_t *r = ctx;
+  if (r->o->mode != FL_CAMPAIGN_KERNEL) return;
+  fl_vm_compare(r->vm, 0);
+  fl_check_rebase(r->chk);
 }
 
 static bool after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_t status) {
@@ -100,7 +99,6 @@ static bool after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_
    * allocator calls, the rest (write, poke, ...) get theirs here. Kernel
    * mode holds the window against /proc after every op that ran. */
   bool no_call = fl_check_ops(r->chk) == r->calls_seen;
-  if (shadow && index == 0) skip_startup_faults(r);
   if (op_ran(status) && (shadow || (r->o->check_level >= 3 && no_call))) {
     fl_check_full(r->chk);
     if (shadow) r->st->kernel_compares++;
@@ -162,7 +160,8 @@ static fl_status_t run_refmalloc(const fl_ops_t *ops, const fl_campaign_opts_t *
   fl_rmtarget_set_checker(&t, r.chk);
   fl_exec_result_t res;
   r.exec = &res;
-  fl_exec_options_t eo = {.budget = o->budget, .skip_hostile = !o->hostile, .after_op = after_op, .after_op_ctx = &r};
+  fl_exec_options_t eo = {.budget = o->budget, .skip_hostile = !o->hostile, .after_op = after_op, .after_op_ctx = &r,
+                        .on_start = on_start};
   if (o->mode == FL_CAMPAIGN_KERNEL) fl_vm_compare(r.vm, FL_CMP_ALL); /* the baseline */
   s = fl_exec_run(ops, &t, &eo, &res);
   if (s == FL_FINDING) s = FL_OK; /* after_op took it */

@@ -336,6 +336,7 @@ fl_status_t fl_exec_run(const fl_ops_t *ops, const fl_target_t *t,
   if (options) x->o = *options;
   if (!x->o.budget) x->o.budget = FL_EXEC_DEFAULT_BUDGET;
   fl_status_t st = prepare(ops, t, x);
+  if (st == FL_OK && x->o.on_start) x->o.on_start(x->o.after_op_ctx);
   for (size_t i = 0; st == FL_OK && i < ops->n; i++) {
     fl_exec_record_t scratch, *rec = result->records ? &result->records[i] : &scratch;
     memset(rec, 0, sizeof *rec);

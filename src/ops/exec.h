@@ -64,6 +64,10 @@ typedef struct fl_exec_options {
    * reports it). NULL = none. */
   bool (*after_op)(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_t status);
   void *after_op_ctx;
+  /* Called once with after_op_ctx when the executor's own set-up is done,
+   * just before op 0: the place for fault-count baselines, so that its
+   * tables' page faults are not charged to op 0. NULL = none. */
+  void (*on_start)(void *ctx);
 } fl_exec_options_t;
 
 #define FL_EXEC_DEFAULT_BUDGET ((uint64_t)1 << 30)
