@@ -484,7 +484,9 @@ static void rm_view(cmp_t *x, size_t i, view_t *v) {
   v->status = rm_status((fl_exec_status_t)rec->status);
   view_fields(v, op, norm_ptr(&x->nr, 0), rec->usable, rec->err, rec->ret);
   v->sys = x->rsys;
-  v->nsys = norm_list(&x->nr, x->rs.calls + lo, hi - lo, x->rsys, GLIBC_CALLS_CAP, &v->truncated);
+  /* no call recorded yet: calls is NULL, and NULL + 0 is undefined */
+  const fl_sysrec_t *calls = x->rs.calls ? x->rs.calls + lo : NULL;
+  v->nsys = norm_list(&x->nr, calls, hi - lo, x->rsys, GLIBC_CALLS_CAP, &v->truncated);
   /* the result pointer is normalised after the calls that made its home */
   if (fl_op_kind_allocates(op->kind) || op->kind == FL_OP_REALLOC || op->kind == FL_OP_USABLE_SIZE)
     v->ptr = norm_ptr(&x->nr, rec->ptr);
