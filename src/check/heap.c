@@ -149,6 +149,17 @@ static ck_mb_t *add_member(fl_check_t *c, uintptr_t p, int kind, int arena, unsi
 }
 
 /* A listed chunk that is a mapped chunk: glibc never bins those. */
+bool ck_tcache_mapping(fl_check_t *c, unsigned tid, uintptr_t *lo, uintptr_t *hi) {
+  uintptr_t tc = fl_rm_tcache_addr(c->rm, tid);
+  if (!tc) return false;
+  uintptr_t p = tc - 16;
+  uint64_t ps = ck_word(c, p), f = ck_word(c, p + 8);
+  if (!(f & CK_MMAPPED)) return false;
+  *lo = p - ps;
+  *hi = p + (f & ~CK_SIZE_BITS);
+  return true;
+}
+
 static bool listed_mapped(fl_check_t *c, uintptr_t p, const char *list) {
   uint64_t f = ck_word(c, p + 8);
   if (!(f & CK_MMAPPED)) return false;
@@ -198,7 +209,8 @@ static void tcaches(fl_check_t *c, const fl_rm_params_t *mp, int only_bin) {
   for (unsigned tid = 0; tid < nt; tid++) {
     uintptr_t tc = fl_rm_tcache_addr(c->rm, tid);
     if (!tc) continue;
-    if (only_bin < 0) {
+    uintptr_t mlo, mhi; /* an mmapped struct is no heap chunk (ck_tcache_mapping) */
+    if (only_bin < 0 && !ck_tcache_mapping(c, tid, &mlo, &mhi)) {
       ck_mb_t *m = ck_mb_get(&c->mb, tc - 16, true);
       if (m && !m->lists) {
         m->kind = MB_TCSTRUCT;
@@ -585,6 +597,13 @@ static void mapped(fl_check_t *c) {
       ck_fail(c, "BIN-MMAP-VMA", p, CK_DRAW_VMAS,
               ck_str("[%#lx, %#lx) inside one rw VMA", (unsigned long)(p - ps), (unsigned long)(p + sz)),
               ck_str("VMA %#lx-%#lx prot %d", (unsigned long)v.start, (unsigned long)v.end, v.prot));
+  }
+  for (unsigned tid = 0; tid < fl_rm_thread_count(c->rm); tid++) {
+    uintptr_t lo, hi;
+    if (ck_tcache_mapping(c, tid, &lo, &hi)) {
+      n++;
+      bytes += hi - lo;
+    }
   }
   if (c->tracking && (n != (size_t)mp.n_mmaps || bytes != mp.mmapped_mem))
     ck_fail(c, "BIN-MMAP-COUNT", 0, CK_DRAW_NONE,

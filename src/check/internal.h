@@ -33,6 +33,10 @@ typedef struct ck_liveset {
   size_t cap, n, used;      /* slots, live entries, live + tombstones */
 } ck_liveset_t;
 
+/* tcache_init's tcache_perthread_struct is an ordinary chunk: mmapped when
+ * M_MMAP_THRESHOLD is below its size, a mapping the allocator owns without
+ * handing it out. The mapping of thread tid's, if it is one. */
+bool ck_tcache_mapping(fl_check_t *c, unsigned tid, uintptr_t *lo, uintptr_t *hi);
 /* The vm's count of system calls that returned an error. */
 uint64_t ck_failed_syscalls(fl_vm_t *vm);
 ck_live_t *ck_live_find(ck_liveset_t *s, uintptr_t mem);

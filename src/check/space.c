@@ -114,7 +114,7 @@ int fl_chk_owned(fl_check_t *c) {
   fl_rm_params(c->rm, &mp);
   bool complete = ck_segments(c);
   uintptr_t bad;
-  size_t cap = c->nsegs + c->live_mm.n + 2, nr = 0;
+  size_t cap = c->nsegs + c->live_mm.n + fl_rm_thread_count(c->rm) + 2, nr = 0;
   range_t *own = malloc(cap * sizeof *own);
   if (!own) return 0;
   uintptr_t sb = fl_vm_start_brk(c->vm), b = fl_vm_cur_brk(c->vm);
@@ -138,6 +138,10 @@ int fl_chk_owned(fl_check_t *c) {
               ck_str("[%#lx, %#lx) reserved PROT_NONE", (unsigned long)(h + mps), (unsigned long)(h + CK_HEAP_MAX)),
               ck_str("not PROT_NONE at %#lx", (unsigned long)bad));
     own[nr++] = (range_t){h, h + CK_HEAP_MAX};
+  }
+  for (unsigned tid = 0; tid < fl_rm_thread_count(c->rm); tid++) {
+    uintptr_t lo, hi;
+    if (ck_tcache_mapping(c, tid, &lo, &hi)) own[nr++] = (range_t){lo, hi};
   }
   for (size_t i = 0; i < c->live_mm.cap && nr < cap; i++) {
     const ck_live_t *e = &c->live_mm.t[i];
