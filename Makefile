@@ -16,7 +16,7 @@ setup:
 
 release:
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release --target faultline
+	@cmake --build --preset release --target faultline faultline-glibc
 
 dev:
 	@cmake --preset dev >/dev/null
