@@ -95,10 +95,13 @@ endfunction()
 set(FL_MUTANT_RESULTS ${CMAKE_BINARY_DIR}/mutants)
 file(MAKE_DIRECTORY ${FL_MUTANT_RESULTS})
 set(fl_mutant_tests "")
+# The driver is compiled once; each mutant only relinks it.
+add_library(mutant_kill_driver OBJECT ${CMAKE_SOURCE_DIR}/tests/mutants/kill.c)
+target_link_libraries(mutant_kill_driver PUBLIC fl_core_plain)
 foreach(id 0 ${FL_MUTANT_IDS})
   # PLAIN: under ASan the host's own page faults (shadow memory, the
   # executor's tables) swamp the minor-fault comparison with the kernel.
-  fl_mutant_executable(mutant_kill_${id} ${id} PLAIN ${CMAKE_SOURCE_DIR}/tests/mutants/kill.c)
+  fl_mutant_executable(mutant_kill_${id} ${id} PLAIN $<TARGET_OBJECTS:mutant_kill_driver>)
   if(id EQUAL 0)
     set(name mutants.control)
   else()
