@@ -116,15 +116,17 @@ uintptr_t rm_new_heap(fl_rm_t *rm, size_t size, size_t top_pad) {
 int rm_grow_heap(fl_rm_t *rm, uintptr_t h, long diff) {
   size_t pagesize = heap_pagesize(rm, h);
   size_t max_size = heap_max_size(rm);
-  diff = (long)ALIGN_UP((unsigned long)diff, pagesize);
-  long new_size = (long)rm_heap_size(rm, h) + diff;
-  if ((unsigned long)new_size > max_size) return -1;
-  if ((unsigned long)new_size > rm_heap_mprotect_size(rm, h)) {
+  /* glibc adds in long, which wraps for a diff near LONG_MAX (sysmalloc's
+   * MINSIZE + nb - old_size for an impossible nb) and is then refused as
+   * too large; unsigned arithmetic wraps the same way without the UB. */
+  size_t new_size = rm_heap_size(rm, h) + ALIGN_UP((unsigned long)diff, pagesize);
+  if (new_size > max_size) return -1;
+  if (new_size > rm_heap_mprotect_size(rm, h)) {
     size_t mps = rm_heap_mprotect_size(rm, h);
-    if (rm_mprotect(rm, h + mps, (unsigned long)new_size - mps, PROT_READ | PROT_WRITE) != 0) return -2;
-    FL_MUT_SKIP(24) heap_set_mprotect_size(rm, h, (size_t)new_size);
+    if (rm_mprotect(rm, h + mps, new_size - mps, PROT_READ | PROT_WRITE) != 0) return -2;
+    FL_MUT_SKIP(24) heap_set_mprotect_size(rm, h, new_size);
   }
-  heap_set_size(rm, h, (size_t)new_size);
+  heap_set_size(rm, h, new_size);
   return 0;
 }
 

@@ -254,8 +254,11 @@ static void sysmalloc_main(fl_rm_t *rm, uint64_t nb, rm_arena_t *av) {
   uint64_t old_size = chunksize(av, old_top);
   uintptr_t old_end = old_top + old_size;
   uintptr_t brk = (uintptr_t)-1, snd_brk = (uintptr_t)-1;
-  long size = (long)(nb + rm->mp.top_pad + MINSIZE);
-  if (contiguous(av)) size -= (long)old_size;
+  /* glibc's size is a long fed from size_t arithmetic: an impossible nb
+   * wraps it (then "size > 0" refuses brk). Unsigned here, the same bits. */
+  uint64_t want = nb + rm->mp.top_pad + MINSIZE;
+  if (contiguous(av)) want -= old_size;
+  long size = (long)want;
   if (rm->mp.thp_pagesize != 0) {
     uintptr_t top = ALIGN_UP(rm->curbrk + (uintptr_t)size, rm->mp.thp_pagesize);
     size = (long)(top - rm->curbrk);

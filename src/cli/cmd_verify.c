@@ -569,7 +569,7 @@ static void print_text(const verify_run_t *v) {
   printf("  ops        %llu in %.1f s", (unsigned long long)v->ops, v->seconds);
   uint64_t skips = 0;
   for (int m = 0; m < FL_CAMPAIGN_MODE_COUNT; m++) skips += v->total[m].st.budget_skips;
-  if (skips) printf(" (%llu memalign ops skipped: alignment above the budget)", (unsigned long long)skips);
+  if (skips) printf(" (%llu skipped: over the live-byte budget)", (unsigned long long)skips);
   putchar('\n');
   if (!v->finding.found) {
     printf("  verdict    nothing found\n");

@@ -95,6 +95,7 @@ static bool after_op(void *ctx, size_t index, const fl_op_t *op, fl_exec_status_
   (void)op;
   rm_run_t *r = ctx;
   bool shadow = r->o->mode == FL_CAMPAIGN_KERNEL;
+  r->st->budget_skips += status == FL_EXEC_OVER_BUDGET;
   /* Level 3 means a walk after every op: refmalloc's call hook made it for
    * allocator calls, the rest (write, poke, ...) get theirs here. Kernel
    * mode holds the window against /proc after every op that ran. */
@@ -183,12 +184,13 @@ static fl_status_t run_refmalloc(const fl_ops_t *ops, const fl_campaign_opts_t *
 
 static fl_status_t run_diff(const fl_ops_t *ops, const fl_campaign_opts_t *o, fl_finding_t *f,
                             fl_campaign_stats_t *st) {
-  fl_diff_opts_t d = {.glibc = {.helper = o->helper}};
+  fl_diff_opts_t d = {.glibc = {.helper = o->helper}, .budget = o->budget};
   fl_diff_result_t r;
   fl_status_t s = fl_diff_run(ops, &d, &r);
   if (s == FL_OK) {
     char msg[sizeof f->message];
     st->diff_ops += r.ops;
+    st->budget_skips += r.budget_skips;
     if (r.diverged) {
       snprintf(msg, sizeof msg, "%.100s: refmalloc %.250s; glibc %.250s", r.op, r.refmalloc, r.glibc);
       set_finding(f, "DIFF", r.first_index, msg, NULL);
@@ -206,33 +208,6 @@ static fl_status_t run_diff(const fl_ops_t *ops, const fl_campaign_opts_t *o, fl
   return s;
 }
 
-/* The executor's budget counts what an allocation asks for, but glibc's
- * memalign (a, n) asks _int_malloc for n + a bytes, and with M_PERTURB it
- * writes them all (alloc_perturb): a 4 GiB alignment would be 4 GiB of real
- * memory. Such an op is skipped like any allocation over the budget: it
- * becomes `check 0`, which does nothing in every mode, so that the op
- * indices stay those of the input. NULL when nothing had to go. */
-static fl_ops_t *within_budget(const fl_ops_t *ops, uint64_t budget, uint64_t *skipped) {
-  fl_ops_t *copy = NULL;
-  for (size_t i = 0; i < ops->n; i++) {
-    const fl_op_t *op = &ops->v[i];
-    bool aligned = op->kind == FL_OP_MEMALIGN || op->kind == FL_OP_ALIGNED_ALLOC || op->kind == FL_OP_POSIX_MEMALIGN;
-    if (!aligned || op->a <= budget) continue;
-    if (!copy) {
-      if (!(copy = calloc(1, sizeof *copy))) return NULL;
-      for (size_t k = 0; k < ops->n; k++)
-        if (fl_ops_push(copy, &ops->v[k]) != FL_OK) {
-          fl_ops_free(copy);
-          free(copy);
-          return NULL;
-        }
-    }
-    copy->v[i] = (fl_op_t){.kind = FL_OP_CHECK};
-    (*skipped)++;
-  }
-  return copy;
-}
-
 fl_status_t fl_campaign_run(const fl_ops_t *ops, const fl_campaign_opts_t *o, fl_finding_t *f,
                             fl_campaign_stats_t *stats) {
   fl_campaign_stats_t scratch = {0};
@@ -240,14 +215,7 @@ fl_status_t fl_campaign_run(const fl_ops_t *ops, const fl_campaign_opts_t *o, fl
   if (!stats) stats = &scratch;
   if (o->mode != FL_CAMPAIGN_DIFF && (o->check_level < 0 || o->check_level > 3))
     return fl_error(FL_EUSAGE, "check level %d: must be 1 to 3", o->check_level);
-  fl_ops_t *cut = within_budget(ops, o->budget ? o->budget : FL_EXEC_DEFAULT_BUDGET, &stats->budget_skips);
-  const fl_ops_t *run = cut ? cut : ops;
-  fl_status_t st = o->mode == FL_CAMPAIGN_DIFF ? run_diff(run, o, f, stats) : run_refmalloc(run, o, f, stats);
-  if (cut) {
-    fl_ops_free(cut);
-    free(cut);
-  }
-  return st;
+  return o->mode == FL_CAMPAIGN_DIFF ? run_diff(ops, o, f, stats) : run_refmalloc(ops, o, f, stats);
 }
 
 /* ================================================ expectations */

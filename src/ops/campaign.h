@@ -24,9 +24,9 @@
  * when only the frees of the blocks still live at the end revealed it).
  * The same stream and options give the same finding at the same op, every
  * time: models start empty at the same window, and nothing is random.
- * The executor's live-byte budget (o->budget) also skips the memalign
- * family's ops whose alignment exceeds it: glibc may take request +
- * alignment bytes, and write them all under M_PERTURB.
+ * The executor's live-byte budget (o->budget) counts a memalign-family
+ * block as request + alignment (exec.h): glibc may take that many bytes,
+ * and write them all under M_PERTURB.
  *
  * Scripts say what they expect in a comment line (the how2heap corpus, the
  * reproducers verify saves, corpus/regressions):
@@ -86,7 +86,7 @@ typedef struct fl_campaign_stats {
   uint64_t walks;           /* full walks of every invariant */
   uint64_t kernel_compares; /* model-vs-kernel comparisons */
   uint64_t diff_ops;        /* ops compared with glibc */
-  uint64_t budget_skips;    /* memalign ops whose alignment the budget cannot afford */
+  uint64_t budget_skips;    /* allocations the executor skipped: over the budget (exec.h) */
 } fl_campaign_stats_t;
 
 /* Runs ops in o's mode on fresh state; f says what was found (f->found false:

@@ -427,7 +427,7 @@ static fl_status_t run_refmalloc(const fl_ops_t *ops, const fl_diff_opts_t *o, r
   fl_target_t t;
   fl_rmtarget_init(&t, s->rm);
   t.check = NULL; /* the helper has no invariants: skipped on both sides */
-  fl_exec_options_t eo = {.record = true, .after_op = rm_after_op, .after_op_ctx = s};
+  fl_exec_options_t eo = {.budget = o->budget, .record = true, .after_op = rm_after_op, .after_op_ctx = s};
   st = fl_exec_run(ops, &t, &eo, er);
   if (st == FL_FINDING) st = FL_OK; /* a verify mismatch is compared, not fatal */
   if (st == FL_OK && s->oom) st = fl_error(FL_EENV, "out of memory recording refmalloc's system calls");
@@ -615,6 +615,7 @@ fl_status_t fl_diff_run(const fl_ops_t *ops, const fl_diff_opts_t *o, fl_diff_re
   if (st == FL_OK) st = run_refmalloc(ops, o, &x.rs, &x.er, x.h, &layout);
   double t1 = seconds();
   r->refmalloc_seconds = t1 - t0;
+  for (size_t i = 0; st == FL_OK && i < ops->n; i++) r->budget_skips += x.er.records[i].status == FL_EXEC_OVER_BUDGET;
   if (st == FL_OK) {
     x.ng.pre_brk = layout.brk0;
     st = compare_all(&x);

@@ -39,6 +39,7 @@
 
 typedef struct fl_diff_opts {
   fl_glibc_opts_t glibc; /* .tunables applies to refmalloc too */
+  uint64_t budget;       /* the executor's live-byte budget; 0 = its default */
   /* Called every `progress_every` ops of each side (0: never); side is
    * "refmalloc" or "glibc". */
   void (*progress)(void *ctx, const char *side, size_t done, size_t total);
@@ -50,6 +51,7 @@ typedef struct fl_diff_result {
   size_t stream_ops;  /* ops in the stream */
   size_t ops;         /* ops compared (all, unless a side ended early) */
   size_t identical;   /* compared ops whose every field matched */
+  size_t budget_skips;/* ops skipped on both sides: over the budget */
   bool diverged;
   size_t first_index; /* the first divergent op */
   char op[128];       /* that op, as a text line */
