@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fl_fuzz_decode("diff", data, size, &ops);
   drop_hostile(&ops);
   fl_diff_result_t r;
-  fl_status_t st = fl_diff_run(&ops, NULL, &r);
+  fl_diff_opts_t d = {.budget = FL_FUZZ_BUDGET};
+  fl_status_t st = fl_diff_run(&ops, &d, &r);
   if (st != FL_OK) fl_fuzz_environment("diff");
   if (r.diverged || r.crashed) {
     report(&r);

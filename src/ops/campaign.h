@@ -25,8 +25,8 @@
  * The same stream and options give the same finding at the same op, every
  * time: models start empty at the same window, and nothing is random.
  * The executor's live-byte budget (o->budget) counts a memalign-family
- * block as request + alignment (exec.h): glibc may take that many bytes,
- * and write them all under M_PERTURB.
+ * block as request + alignment under M_PERTURB (exec.h): glibc takes that
+ * many bytes and writes them all.
  *
  * Scripts say what they expect in a comment line (the how2heap corpus, the
  * reproducers verify saves, corpus/regressions):

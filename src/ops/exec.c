@@ -102,15 +102,16 @@ static uint64_t request(const fl_op_t *op, bool *must_fail) {
 }
 
 /* What the budget counts for a block of n requested bytes: n, and for the
- * memalign family n + the alignment, because that is what the allocator
- * may touch. glibc's _int_memalign asks _int_malloc for n + alignment +
+ * memalign family, while the target fills what it takes, n + the
+ * alignment. glibc's _int_memalign asks _int_malloc for n + alignment +
  * MINSIZE bytes and, under M_PERTURB, fills them all: memalign(1 GiB, 1)
  * makes 1 GiB resident, and the unused ends of a mapped chunk stay in its
- * mapping for as long as the block lives. */
-static uint64_t charge(const fl_op_t *op, uint64_t n) {
+ * mapping for as long as the block lives. Without M_PERTURB they are only
+ * address space, and a 4 GiB alignment is a placement test worth running. */
+static uint64_t charge(const exec_t *x, const fl_op_t *op, uint64_t n) {
   bool aligned = op->kind == FL_OP_MEMALIGN || op->kind == FL_OP_ALIGNED_ALLOC || op->kind == FL_OP_POSIX_MEMALIGN;
   uint64_t c;
-  if (!aligned) return n;
+  if (!aligned || (x->t->fills && !x->t->fills(x->t->ctx))) return n;
   return __builtin_add_overflow(n, op->a, &c) ? UINT64_MAX : c;
 }
 
@@ -158,7 +159,7 @@ static uintptr_t call_alloc(exec_t *x, const fl_op_t *op, fl_exec_record_t *rec,
 
 static fl_exec_status_t run_alloc(exec_t *x, const fl_op_t *op, fl_exec_record_t *rec) {
   bool must_fail, supported;
-  uint64_t n = request(op, &must_fail), c = charge(op, n);
+  uint64_t n = request(op, &must_fail), c = charge(x, op, n);
   if (!must_fail && c <= PTRDIFF_MAX && over_budget(x, c, 0)) return FL_EXEC_OVER_BUDGET;
   x->t->set_errno(x->t->ctx, 0);
   uintptr_t p = call_alloc(x, op, rec, &supported);

@@ -18,9 +18,10 @@
  *    as it is. A slot that never held a block skips them.
  *  - Budget: an allocation whose request is at most PTRDIFF_MAX and would
  *    take live bytes over options.budget is skipped (not a finding); a
- *    memalign-family block counts size + alignment, what glibc may touch
- *    for it. Larger requests, and calloc products that overflow, run: any
- *    allocator must refuse them without touching memory.
+ *    memalign-family block counts size + alignment, what glibc touches for
+ *    it under M_PERTURB, unless the target says it does not fill
+ *    (target.h). Larger requests, and calloc products that overflow, run:
+ *    any allocator must refuse them without touching memory.
  * errno is cleared before and read after each allocator call. */
 #ifndef FL_OPS_EXEC_H
 #define FL_OPS_EXEC_H

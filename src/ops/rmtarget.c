@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "alloc/introspect.h"
 #include "vm/vm.h"
 
 /* The op language names system calls in the model's order. */
@@ -23,6 +24,11 @@ static size_t rt_usable_size(void *c, uintptr_t p) { return fl_rm_usable_size(c,
 static int rt_mallopt(void *c, int param, int value) { return fl_rm_mallopt(c, param, value); }
 static int rt_trim(void *c, size_t pad) { return fl_rm_trim(c, pad); }
 static void rt_set_thread(void *c, unsigned tid) { fl_rm_set_thread(c, tid); }
+static bool rt_fills(void *c) {
+  fl_rm_params_t mp;
+  fl_rm_params(c, &mp);
+  return mp.perturb_byte != 0;
+}
 static int rt_get_errno(void *c) { return fl_rm_errno(c); }
 static void rt_set_errno(void *c, int e) { fl_rm_set_errno(c, e); }
 
@@ -84,6 +90,7 @@ void fl_rmtarget_init(fl_target_t *t, fl_rm_t *rm) {
       .trim = rt_trim,
       .set_thread = rt_set_thread,
       .inject = rt_inject,
+      .fills = rt_fills,
       .get_errno = rt_get_errno,
       .set_errno = rt_set_errno,
       .read = rt_read,

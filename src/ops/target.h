@@ -9,7 +9,7 @@
  * Required: malloc, calloc, realloc, free, usable_size, read, write,
  * get_errno, set_errno; every function but check receives ctx. Optional (NULL = unsupported, recorded as such and
  * never a finding): the memalign family, valloc, pvalloc, mallopt, trim,
- * set_thread, inject, check. */
+ * set_thread, inject, check; fills (NULL: the executor assumes yes). */
 #ifndef FL_OPS_TARGET_H
 #define FL_OPS_TARGET_H
 
@@ -41,6 +41,10 @@ typedef struct fl_target {
   /* Makes the nth next system call of kind sys fail with err; returns false
    * if the target cannot inject that kind. */
   bool (*inject)(void *ctx, fl_op_sys_t sys, unsigned nth, int err);
+  /* Whether the allocator now writes every byte it takes for a request
+   * (glibc's M_PERTURB): the executor's budget then counts a memalign
+   * block's alignment too (exec.h). NULL: assume it may. */
+  bool (*fills)(void *ctx);
   /* The allocator's errno (the target's thread's, for a helper process). */
   int (*get_errno)(void *ctx);
   void (*set_errno)(void *ctx, int err);

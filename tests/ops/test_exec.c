@@ -189,7 +189,8 @@ FL_TEST(impossible_sizes_run_and_fail) {
 /* The fuzz smoke's out-of-memory (corpus/regressions/perturbed-huge-memalign):
  * under M_PERTURB glibc writes request + alignment bytes for a memalign, so
  * the budget counts the alignment while the block lives; freeing it gives
- * the charge back, and a realloc'd block counts its new size only. */
+ * the charge back, and a realloc'd block counts its new size only. The
+ * system target has no `fills`: the executor assumes it may. */
 FL_TEST(memalign_counts_its_alignment_against_the_budget) {
   const char *script = "#1 = memalign 262144 16\n"  /* 256 KiB + 16: fits 1 MiB */
                        "#2 = memalign 1048576 1\n"   /* 1 MiB + 1: over, skipped */
@@ -212,6 +213,30 @@ FL_TEST(memalign_counts_its_alignment_against_the_budget) {
   FL_CHECK_EQ(r.peak_live_bytes, 16 + 16 + 262144); /* live bytes stay the requested ones */
   FL_CHECK_EQ(ctx.outstanding, 0);
   fl_exec_result_free(&r);
+}
+
+/* A target that says it does not fill what it takes (refmalloc without
+ * M_PERTURB) keeps its alignment out of the budget: a 4 GiB alignment only
+ * reserves address space, and is a placement test worth running. */
+static bool s_never_fills(void *c) { return false; }
+
+FL_TEST(alignment_is_free_when_the_target_does_not_fill) {
+  fl_ops_t ops;
+  fl_ops_init(&ops);
+  const char *script = "#1 = memalign 1048576 16\n#2 = posix_memalign 2097152 16\n";
+  FL_CHECK_EQ(fl_ops_parse_text(script, strlen(script), "s.ops", &ops), FL_OK);
+  sys_ctx_t ctx;
+  fl_target_t t = sys_target(&ctx);
+  t.fills = s_never_fills;
+  fl_exec_options_t o = {.record = true, .budget = 1 << 20};
+  fl_exec_result_t r;
+  FL_CHECK_EQ(fl_exec_run(&ops, &t, &o, &r), FL_OK);
+  FL_CHECK_EQ(r.records[0].status, FL_EXEC_OK);
+  FL_CHECK_EQ(r.records[1].status, FL_EXEC_OK);
+  FL_CHECK_EQ(r.records[1].ptr % 2097152, 0);
+  FL_CHECK_EQ(ctx.outstanding, 0);
+  fl_exec_result_free(&r);
+  fl_ops_free(&ops);
 }
 
 
