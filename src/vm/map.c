@@ -204,9 +204,14 @@ static fl_vnode_t *modify(fl_vm_t *vm, fl_vnode_t *n, fl_vnode_t *prev, uintptr_
 /* Top-down search (unmapped_area_topdown), with the THP alignment recent
  * kernels give anonymous requests whose length is a multiple of 2 MiB
  * (__thp_get_unmapped_area: search for len + 2 MiB, then align; the file
- * offset it aligns to is 0 for anonymous memory, mremap moves included). */
-static uintptr_t place(const fl_vm_t *vm, size_t len) {
-  if (vm->prof.thp_align_anon_mmap == FL_YES && len % FL_PMD == 0) {
+ * offset it aligns to is 0 for anonymous memory, mremap moves included).
+ * __get_unmapped_area aligns only requests made without a hint: a hint
+ * that is not free falls back to the plain search (probed on 6.18: a
+ * 64 MiB mmap whose hint is taken lands right below the mapping above the
+ * gap, 2 MiB-misaligned). glibc's new_heap tries its aligned_heap_area
+ * hint before anything else, so arena heaps depend on it. */
+static uintptr_t place(const fl_vm_t *vm, size_t len, bool hinted) {
+  if (vm->prof.thp_align_anon_mmap == FL_YES && len % FL_PMD == 0 && !hinted) {
     uintptr_t gap_end = fl_vset_gap_topdown(&vm->vmas, len + FL_PMD, vm->lo, vm->hi);
     if (gap_end) {
       uintptr_t ret = gap_end - (len + FL_PMD);
@@ -271,7 +276,7 @@ static intptr_t do_mmap(fl_vm_t *vm, uintptr_t addr, size_t len, int prot, int f
   } else {
     /* arch_get_unmapped_area_topdown: a free hint is taken as it is. */
     bool hint = addr && in_window(vm, addr, addr + plen) && range_free(vm, addr, addr + plen);
-    if (!hint) addr = place(vm, plen);
+    if (!hint) addr = place(vm, plen, addr != 0);
     if (!addr) return -ENOMEM;
   }
   if ((flags & MAP_FIXED_NOREPLACE) && !range_free(vm, addr, addr + plen)) return -EEXIST;
@@ -487,7 +492,7 @@ static intptr_t do_mremap(fl_vm_t *vm, uintptr_t addr, size_t old_len, size_t ne
   if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
   /* Placed as a fresh anonymous mmap: the VMA's pgoff does not enter the
    * THP alignment (measured on 6.18). */
-  new_addr = place(vm, new_len);
+  new_addr = place(vm, new_len, false);
   if (!new_addr) return -ENOMEM;
   return move_vma(vm, n, addr, old_len, new_addr, new_len);
 }
