@@ -42,6 +42,12 @@ bool fl_cli_parse_u64(const char *s, bool sizes, uint64_t *out);
 struct fl_ops;
 int fl_cli_load_ops(const char *cmd, const char *path, struct fl_ops *ops, int *fmt);
 
+/* The source tree (out: PATH_MAX bytes): $FAULTLINE_SOURCE_DIR, else the
+ * first directory at or above this executable's, then above the working
+ * directory, that holds the file marker (a path relative to the tree, e.g.
+ * "fuzz/fuzz.cmake"). False if none does. */
+bool fl_cli_find_source(const char *marker, char *out);
+
 /* True if argv[i] is "--help" or "-h". */
 bool fl_cli_is_help(const char *arg);
 

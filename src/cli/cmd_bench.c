@@ -456,25 +456,6 @@ static void bench_fuzz(const bench_t *b, results_t *r) {
 
 /* ------------------------------------------------------------ the builds */
 
-/* The source tree: $FAULTLINE_SOURCE_DIR, else the first directory above
- * this executable, then above the working directory, that holds
- * tests/bench/bench_runner.c. */
-static bool find_source(char *out) {
-  const char *env = getenv("FAULTLINE_SOURCE_DIR");
-  char dir[PATH_MAX], probe[PATH_MAX];
-  if (env && *env) return snprintf(dir, sizeof dir, "%s", env), realpath(dir, out) != NULL;
-  for (int from = 0; from < 2; from++) {
-    ssize_t n = from == 0 ? readlink("/proc/self/exe", dir, sizeof dir - 1) : (getcwd(dir, sizeof dir) ? 1 : -1);
-    if (n <= 0) continue;
-    if (from == 0) dir[n] = 0;
-    for (char *slash; (slash = strrchr(dir, '/')); *slash = 0) {
-      path_join(probe, dir, "tests/bench/bench_runner.c");
-      if (is_file(probe)) return realpath(dir, out) != NULL;
-    }
-  }
-  return false;
-}
-
 static int run_quiet(char *const argv[], const char *dir) {
   pid_t pid = fork();
   if (pid < 0) return -1;
@@ -513,7 +494,7 @@ static int ensure_built(const bench_t *b, const char *dir, const char *preset, c
 }
 
 static int prepare(bench_t *b, const char *build_dir) {
-  if (!find_source(b->src))
+  if (!fl_cli_find_source("tests/bench/bench_runner.c", b->src))
     return fl_cli_fail("bench", 3, "cannot find the source tree (set FAULTLINE_SOURCE_DIR)");
   static const char *const rel[] = {"bench_runner", "bench_runner_release", "libfaultline-preload.so", NULL};
   if (build_dir) {

@@ -183,35 +183,6 @@ static bool mkdirs(const char *path) {
   return mkdir(p, 0755) == 0 || errno == EEXIST;
 }
 
-/* The first directory at or above start (a path that is cut at each '/')
- * holding fuzz/fuzz.cmake. */
-static bool find_above(char *start, char *out) {
-  char probe[PATH_MAX + 32];
-  for (char *slash; start[0]; *slash = 0) {
-    format_into(probe, sizeof probe, "%s/fuzz/fuzz.cmake", start);
-    if (is_file(probe)) return realpath(start, out) != NULL;
-    if (!(slash = strrchr(start, '/'))) break;
-  }
-  return false;
-}
-
-/* The source tree: $FAULTLINE_SOURCE_DIR, else above this executable
- * (build/<preset>/faultline), else above the working directory. */
-static bool find_source(char *out) {
-  char dir[PATH_MAX + 32];
-  const char *env = getenv("FAULTLINE_SOURCE_DIR");
-  if (env && *env) {
-    format_into(dir, sizeof dir, "%s/fuzz/fuzz.cmake", env);
-    return is_file(dir) && realpath(env, out);
-  }
-  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
-  dir[n > 0 ? n : 0] = 0;
-  char *slash = strrchr(dir, '/');
-  if (slash) *slash = 0; /* the executable's directory */
-  if (find_above(dir, out)) return true;
-  return getcwd(dir, sizeof dir) && find_above(dir, out);
-}
-
 /* Paths under the working directory are shown relative to it. */
 static const char *shown(const char *path) {
   static char cwd[PATH_MAX];
@@ -599,7 +570,7 @@ static void print_json(const fuzz_opts_t *o, const fuzz_run_t *r) {
 /* ----------------------------------------------------------------- setup */
 
 static int prepare(const fuzz_opts_t *o, fuzz_run_t *r) {
-  if (!find_source(r->src))
+  if (!fl_cli_find_source("fuzz/fuzz.cmake", r->src))
     return fl_cli_fail("fuzz", 3, "cannot find the faultline source tree (set FAULTLINE_SOURCE_DIR)");
   char p[PATH_MAX + 64];
   format_into(p, sizeof p, "%s/fuzz/%s.c", r->src, o->target);

@@ -1,9 +1,12 @@
 /* main.c — `faultline <command> [options]`: dispatch and shared helpers. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "ops/file.h"
@@ -92,6 +95,34 @@ int fl_cli_load_ops(const char *cmd, const char *path, struct fl_ops *ops, int *
             cmd, path, FL_OPS_TEXT_MAGIC, FL_OPS_FORMAT_VERSION);
   if (fmt) *fmt = (int)d.format;
   return 0;
+}
+
+static bool holds(const char *dir, const char *marker) {
+  char probe[PATH_MAX * 2];
+  struct stat st;
+  snprintf(probe, sizeof probe, "%s/%s", dir, marker);
+  return stat(probe, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* dir, then each directory above it (dir is cut at each '/'). */
+static bool find_above(char *dir, const char *marker, char *out) {
+  for (char *slash;; *slash = 0) {
+    if (holds(dir, marker)) return realpath(dir, out) != NULL;
+    if (!(slash = strrchr(dir, '/')) || slash == dir) return false;
+  }
+}
+
+bool fl_cli_find_source(const char *marker, char *out) {
+  const char *env = getenv("FAULTLINE_SOURCE_DIR");
+  if (env && *env) return holds(env, marker) && realpath(env, out) != NULL;
+  char dir[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+  if (n > 0) {
+    dir[n] = 0;
+    *strrchr(dir, '/') = 0; /* the executable's directory (the link is absolute) */
+    if (find_above(dir, marker, out)) return true;
+  }
+  return getcwd(dir, sizeof dir) && find_above(dir, marker, out);
 }
 
 bool fl_cli_is_help(const char *arg) {
