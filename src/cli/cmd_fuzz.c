@@ -54,6 +54,11 @@ typedef struct fuzz_run {
   uint64_t execs;
   double exec_per_sec, seconds;
   double cpu_seconds;      /* user + system time of the engines and their children */
+  /* CPU seen by sampling the engines' process groups (sample_cpu): AFL++
+   * kills its persistent-mode worker without reaping it, so that time never
+   * reaches wait4's rusage. */
+  struct { pid_t pid; double cpu; } seen[256];
+  size_t nseen;
   size_t corpus;           /* inputs in the working corpus at the end */
   int engine_status;       /* the first engine's exit status */
 } fuzz_run_t;
@@ -461,6 +466,62 @@ static void stop_engines(const fuzz_run_t *r, int sig) {
     if (r->pids[j] > 0) kill(-r->pids[j], sig);
 }
 
+/* Adds up, per descendant of an engine (AFL++'s forkserver starts a new
+ * session, so process groups do not tell), the most user + system time
+ * seen: its own, not its reaped children's, which are counted where they
+ * ran. Processes that live less than a tick are missed: a lower bound. */
+typedef struct proc_cpu {
+  pid_t pid, ppid;
+  double cpu;
+} proc_cpu_t;
+
+static bool descends(const proc_cpu_t *p, size_t n, size_t i, const fuzz_run_t *r) {
+  for (int depth = 0; depth < 8; depth++) {
+    for (size_t j = 0; j < r->njobs; j++)
+      if (r->pids[j] > 0 && p[i].pid == r->pids[j]) return true;
+    size_t k = 0;
+    while (k < n && p[k].pid != p[i].ppid) k++;
+    if (k == n) return false;
+    i = k;
+  }
+  return false;
+}
+
+static void sample_cpu(fuzz_run_t *r) {
+  static proc_cpu_t procs[4096];
+  size_t n = 0;
+  DIR *d = opendir("/proc");
+  double hz = (double)sysconf(_SC_CLK_TCK);
+  for (struct dirent *e; d && n < sizeof procs / sizeof procs[0] && (e = readdir(d));) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[len] = 0;
+    char *rp = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+    int ppid;
+    unsigned long ut, st;
+    if (!rp || sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid, &ut, &st) != 3) continue;
+    procs[n++] = (proc_cpu_t){(pid_t)atoi(e->d_name), (pid_t)ppid, (double)(ut + st) / hz};
+  }
+  if (d) closedir(d);
+  for (size_t i = 0; i < n; i++) {
+    if (!descends(procs, n, i, r)) continue;
+    size_t k = 0;
+    while (k < r->nseen && r->seen[k].pid != procs[i].pid) k++;
+    if (k == r->nseen && r->nseen < sizeof r->seen / sizeof r->seen[0]) r->seen[r->nseen++].pid = procs[i].pid;
+    if (k < r->nseen && procs[i].cpu > r->seen[k].cpu) r->seen[k].cpu = procs[i].cpu;
+  }
+}
+
+static double sampled_cpu(const fuzz_run_t *r) {
+  double sum = 0;
+  for (size_t i = 0; i < r->nseen; i++) sum += r->seen[i].cpu;
+  return sum;
+}
+
 static void watch(const fuzz_opts_t *o, fuzz_run_t *r) {
   bool tty = isatty(2) && !o->json;
   double t0 = now(), last = 0, stop_at = -1; /* when the engines were told to stop */
@@ -486,8 +547,10 @@ static void watch(const fuzz_opts_t *o, fuzz_run_t *r) {
      * there ten seconds later is killed. */
     if (alive && stop_at >= 0) stop_engines(r, t - stop_at < 10 ? SIGTERM : SIGKILL);
     if (tty && t - last >= 1) progress(o, r, last = t);
+    if (alive) sample_cpu(r);
     if (alive) usleep(200 * 1000);
   }
+  if (sampled_cpu(r) > r->cpu_seconds) r->cpu_seconds = sampled_cpu(r);
   if (tty) fputc('\n', stderr);
   r->seconds = now() - t0;
   poll_finding(o, r);
