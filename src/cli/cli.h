@@ -48,6 +48,10 @@ int fl_cli_load_ops(const char *cmd, const char *path, struct fl_ops *ops, int *
  * "fuzz/fuzz.cmake"). False if none does. */
 bool fl_cli_find_source(const char *marker, char *out);
 
+/* The value of --check (NULL: missing), a level from lowest (0 or 1) to 3:
+ * 0 with *level set, or the usage status after printing the error. */
+int fl_cli_check_level(const char *cmd, const char *value, int lowest, int *level);
+
 /* True if argv[i] is "--help" or "-h". */
 bool fl_cli_is_help(const char *arg);
 

@@ -86,9 +86,7 @@ static int parse_option(int argc, char **argv, int *i, map_opts_t *o) {
   if (!strcmp(a, "--tunables")) return parse_value(argc, argv, i, &o->tunables);
   if (!strcmp(a, "--json")) return o->json = true, 0;
   if (!strcmp(a, "--check")) {
-    if (++*i >= argc || !(argv[*i][0] >= '0' && argv[*i][0] <= '3' && !argv[*i][1]))
-      return fl_cli_fail("map", 2, "--check takes a level: 0, 1, 2 or 3");
-    o->rec.check = argv[*i][0] - '0';
+    st = fl_cli_check_level("map", ++*i < argc ? argv[*i] : NULL, 0, &o->rec.check);
   } else if (!strcmp(a, "--op")) {
     if (!(st = parse_number(argc, argv, i, &n))) o->rec.pick_op = n;
   } else if (!strcmp(a, "--max-frames")) {

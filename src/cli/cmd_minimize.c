@@ -66,9 +66,8 @@ static int parse(int argc, char **argv, minimize_opts_t *o) {
       if (++i >= argc || (o->target = fl_campaign_mode_lookup(argv[i], strlen(argv[i]))) < 0)
         return fl_cli_fail("minimize", 2, "--target takes glass-box, kernel or diff");
     } else if (!strcmp(a, "--check")) {
-      if (++i >= argc || !(argv[i][0] >= '1' && argv[i][0] <= '3' && !argv[i][1]))
-        return fl_cli_fail("minimize", 2, "--check takes a level: 1, 2 or 3");
-      o->check_level = argv[i][0] - '0';
+      int st = fl_cli_check_level("minimize", ++i < argc ? argv[i] : NULL, 1, &o->check_level);
+      if (st) return st;
     } else if (!strcmp(a, "--seconds")) {
       if (++i >= argc || !fl_cli_parse_u64(argv[i], false, &o->seconds) || !o->seconds)
         return fl_cli_fail("minimize", 2, "--seconds needs a number of seconds, at least 1");

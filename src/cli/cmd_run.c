@@ -75,9 +75,8 @@ static int parse(int argc, char **argv, run_opts_t *o) {
     } else if (!strcmp(a, "--trace")) {
       o->trace = true;
     } else if (!strcmp(a, "--check")) {
-      if (++i >= argc || !(argv[i][0] >= '0' && argv[i][0] <= '3' && !argv[i][1]))
-        return fl_cli_fail("run", 2, "--check takes a level: 0, 1, 2 or 3");
-      o->check = argv[i][0] - '0';
+      int st = fl_cli_check_level("run", ++i < argc ? argv[i] : NULL, 0, &o->check);
+      if (st) return st;
     } else if (!strcmp(a, "--tunables")) {
       if (++i >= argc) return fl_cli_fail("run", 2, "--tunables needs a value");
       o->tunables = argv[i];

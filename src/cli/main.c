@@ -125,6 +125,13 @@ bool fl_cli_find_source(const char *marker, char *out) {
   return getcwd(dir, sizeof dir) && find_above(dir, marker, out);
 }
 
+int fl_cli_check_level(const char *cmd, const char *value, int lowest, int *level) {
+  if (!value || value[0] < '0' + lowest || value[0] > '3' || value[1])
+    return fl_cli_fail(cmd, 2, "--check takes a level: %s", lowest ? "1, 2 or 3" : "0, 1, 2 or 3");
+  *level = value[0] - '0';
+  return 0;
+}
+
 bool fl_cli_is_help(const char *arg) {
   return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }

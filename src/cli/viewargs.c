@@ -23,9 +23,8 @@ int fl_viewargs_parse(fl_viewargs_t *a, const char *cmd, int argc, char **argv, 
       a->at = (size_t)v;
       a->at_given = true;
     } else if (!strcmp(s, "--check")) {
-      if (++i >= argc || !(argv[i][0] >= '0' && argv[i][0] <= '3' && !argv[i][1]))
-        return fl_cli_fail(cmd, 2, "--check takes a level: 0, 1, 2 or 3");
-      a->check = argv[i][0] - '0';
+      int st = fl_cli_check_level(cmd, ++i < argc ? argv[i] : NULL, 0, &a->check);
+      if (st) return st;
     } else if (!strcmp(s, "--tunables")) {
       if (++i >= argc) return fl_cli_fail(cmd, 2, "--tunables needs a value");
       a->tunables = argv[i];
