@@ -137,3 +137,17 @@ FL_TEST(cli_run_with_invariant_checks) {
   FL_CHECK_EQ(run(cmd, out, sizeof out), 2);
   unlink(p);
 }
+
+/* A violation is placed at the script's op, as the campaign places it (the
+ * checker itself counts allocator calls): a poke makes no call, and level 3
+ * walks after it all the same. */
+FL_TEST(cli_run_names_the_op_of_a_violation) {
+  const char *p = script("faultline-ops v2\n#0 = malloc 24\n#1 = malloc 24\nfree #0\n"
+             "poke #0 -8 0x41 8\n#2 = malloc 24\n");
+  FL_CHECK(p != NULL);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "run %s --check 3", p);
+  run(cmd, out, sizeof out);
+  FL_CHECK_MSG(strstr(out, " at op 3 (after call ") != NULL, "%s", out);
+  unlink(p);
+}
