@@ -34,7 +34,7 @@ static const char *source(const char *rel) {
 }
 
 static int map(const char *args) {
-  char cmd[2048];
+  char cmd[4096];
   snprintf(cmd, sizeof cmd, "faultline map %s", args);
   return fl_test_run_tool(cmd, out, sizeof out);
 }
@@ -275,7 +275,7 @@ static void page_view_free(page_view_t *v) {
 }
 
 static bool view_page(const char *html, size_t op, page_view_t *v) {
-  char png[256], args[1024];
+  char png[256], args[2048];
   size_t cap = 8 << 20;
   snprintf(png, sizeof png, "/tmp/fl-map-%d-%zu.png", (int)getpid(), op);
   snprintf(args, sizeof args, "--window-size=1280,2200 --screenshot=%s --dump-dom 'file://%s#op=%zu'", png, html,
@@ -289,7 +289,7 @@ static bool view_page(const char *html, size_t op, page_view_t *v) {
 
 static const char *write_page(char *html) {
   snprintf(html, 256, "/tmp/fl-map-%d.html", (int)getpid());
-  char args[1024];
+  char args[2048];
   snprintf(args, sizeof args, "%s --html %s", source(SCRIPT), html);
   return map(args) == 0 ? html : NULL;
 }
@@ -358,7 +358,7 @@ static char *slurp(const char *path) {
  * chunk refmalloc holds after N ops, in its state (and N is a point where
  * the script holds every state). */
 static void check_svg(const fl_ops_t *ops, size_t upto, const char *more_args) {
-  char svg[256], args[1024];
+  char svg[256], args[2048];
   snprintf(svg, sizeof svg, "/tmp/fl-map-%d.svg", (int)getpid());
   snprintf(args, sizeof args, "%s --svg %s --op %zu %s", source(SCRIPT), svg, upto, more_args);
   FL_CHECK_EQ(map(args), 0);
@@ -401,7 +401,7 @@ FL_TEST(map_svg_draws_every_chunk_and_page_is_self_contained) {
 FL_TEST(map_long_scripts_are_sampled) {
   fl_ops_t ops;
   FL_CHECK(load_script(&ops));
-  char args[1024], html[256];
+  char args[2048], html[256];
   snprintf(html, sizeof html, "/tmp/fl-map-%d-sampled.html", (int)getpid());
   snprintf(args, sizeof args, "%s --html %s --max-frames 10 --json", source(SCRIPT), html);
   FL_CHECK_EQ(map(args), 0);

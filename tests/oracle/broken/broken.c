@@ -67,13 +67,17 @@ static char zero_block[16];
 #endif
 
 static unsigned long mallocs;
+#ifdef BROKEN_CRASH
+/* A wild pointer the compiler cannot see through: the crash is a real SIGSEGV. */
+static volatile char *volatile nowhere = (volatile char *)(uintptr_t)16;
+#endif
 
 /* ------------------------------------------------------------ malloc, free */
 
 EXPORT void *malloc(size_t n) {
   mallocs++;
 #if defined(BROKEN_CRASH)
-  if (mallocs == 3000) return (void *)(uintptr_t) * (volatile char *)(uintptr_t)16;
+  if (mallocs == 3000) return (void *)(uintptr_t)*nowhere;
 #elif defined(BROKEN_HANG)
   if (mallocs == 3000)
     for (;;) pause();
