@@ -14,6 +14,7 @@
 #include "ops/file.h"
 #include "ops/import.h"
 #include "util/err.h"
+#include "util/paths.h"
 
 static void record_help(void) {
   printf(
@@ -104,18 +105,6 @@ static int convert(const char *path, const char *out, bool binary) {
   return rc;
 }
 
-/* The recorder library lives beside the faultline binary. */
-static bool recorder_path(char *buf, size_t cap) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return false;
-  exe[n] = '\0';
-  char *slash = strrchr(exe, '/');
-  if (!slash) return false;
-  *slash = '\0';
-  if ((size_t)snprintf(buf, cap, "%s/libfaultline-record.so", exe) >= cap) return false;
-  return access(buf, R_OK) == 0;
-}
 
 /* Runs cmdv under the recorder. A command that cannot be started is the
  * user's input, not the environment: exit 2. exec's errno comes back on a
@@ -184,7 +173,7 @@ int fl_cmd_record(int argc, char **argv) {
   }
   if (i + 1 >= argc) return fl_cli_fail("record", 2, "no command: faultline record [-o OUT] -- CMD [ARGS...]");
   char lib[PATH_MAX];
-  if (!recorder_path(lib, sizeof lib)) return fl_cli_fail("record", 3, "libfaultline-record.so not found beside faultline");
+  if (!fl_path_beside_self("libfaultline-record.so", R_OK, lib, sizeof lib)) return fl_cli_fail("record", 3, "libfaultline-record.so not found beside faultline");
   char dir[] = "/tmp/faultline-record-XXXXXX";
   if (!mkdtemp(dir)) return fl_cli_fail("record", 3, "mkdtemp: %s", strerror(errno));
   int status = 0;

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/paths.h"
+
 #define STARTUP_MAX 256
 #define DEFAULT_TIMEOUT_MS 60000 /* M_PERTURB + memalign(4 GiB) memsets 4 GiB: ~20 s here */
 
@@ -269,29 +271,6 @@ static fl_status_t trace_to_marker(fl_glibc_t *h, sink_t *out) {
 
 /* ------------------------------------------------------------ open/close */
 
-static bool find_helper(const fl_glibc_opts_t *o, char *path, size_t cap) {
-  const char *e;
-  if (o && o->helper) return snprintf(path, cap, "%s", o->helper) < (int)cap;
-  if ((e = getenv("FAULTLINE_GLIBC_HELPER")) && *e) return snprintf(path, cap, "%s", e) < (int)cap;
-  char self[PATH_MAX];
-  ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (k > 0) {
-    self[k] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash && (size_t)(slash - self) + sizeof "/faultline-glibc" <= cap) {
-      memcpy(path, self, (size_t)(slash - self));
-      memcpy(path + (slash - self), "/faultline-glibc", sizeof "/faultline-glibc");
-      if (access(path, X_OK) == 0) return true;
-    }
-  }
-  if ((e = getenv("FAULTLINE_BUILD_DIR")) && *e) {
-    snprintf(path, cap, "%s/faultline-glibc", e);
-    if (access(path, X_OK) == 0) return true;
-  }
-  snprintf(path, cap, "faultline-glibc");
-  return false;
-}
-
 static const char *child_failure(int code) {
   switch (code) {
   case CHILD_SECCOMP: return "could not install its seccomp filter (PR_SET_SECCOMP refused)";
@@ -349,7 +328,7 @@ fl_status_t fl_glibc_open(fl_glibc_t **out, const fl_glibc_opts_t *opts) {
   if (!h) return fl_error(FL_EENV, "out of memory");
   h->sock = h->errfd = -1;
   h->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
-  if (!find_helper(opts, h->path, sizeof h->path) || access(h->path, X_OK) != 0) {
+  if (!fl_path_find_helper("faultline-glibc", opts ? opts->helper : NULL, "FAULTLINE_GLIBC_HELPER", h->path, sizeof h->path) || access(h->path, X_OK) != 0) {
     fl_status_t s = fl_error(FL_EENV,
                              "cannot find the glibc helper '%s' (build the faultline-glibc target, "
                              "or set FAULTLINE_GLIBC_HELPER)", h->path);

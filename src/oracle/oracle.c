@@ -26,6 +26,7 @@
 
 #include "ops/gen.h"
 #include "ops/text.h"
+#include "util/paths.h"
 
 static const char *const id_names[FL_ORACLE_ID_COUNT] = {
     "ORACLE-ALIGN",          "ORACLE-ALIGN-EXPLICIT", "ORACLE-NO-OVERLAP", "ORACLE-USABLE",
@@ -77,25 +78,6 @@ struct fl_oracle {
 };
 
 /* ------------------------------------------------------------ the helper */
-
-static bool find_helper(const char *given, char *path, size_t cap) {
-  const char *e;
-  if (given) return snprintf(path, cap, "%s", given) < (int)cap;
-  if ((e = getenv("FAULTLINE_ORACLE_HELPER")) && *e) return snprintf(path, cap, "%s", e) < (int)cap;
-  char self[PATH_MAX];
-  ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (k > 0) {
-    self[k] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash) {
-      *slash = 0;
-      if (snprintf(path, cap, "%s/faultline-oracle", self) < (int)cap && access(path, X_OK) == 0) return true;
-    }
-  }
-  if ((e = getenv("FAULTLINE_BUILD_DIR")) && *e)
-    return snprintf(path, cap, "%s/faultline-oracle", e) < (int)cap && access(path, X_OK) == 0;
-  return false;
-}
 
 /* After fork: async-signal-safe calls only. */
 static void child(const fl_oracle_t *o, int sock, int errw, int devnull, char *const envp[]) {
@@ -239,7 +221,7 @@ fl_status_t fl_oracle_open(fl_oracle_t **out, const fl_oracle_opts_t *opts) {
   if (!o->o.budget) o->o.budget = FL_ORACLE_DEFAULT_BUDGET;
   snprintf(o->allocator, sizeof o->allocator, "%s", opts->allocator);
   fl_status_t s = FL_OK;
-  if (!find_helper(opts->helper, o->helper, sizeof o->helper) || access(o->helper, X_OK))
+  if (!fl_path_find_helper("faultline-oracle", opts->helper, "FAULTLINE_ORACLE_HELPER", o->helper, sizeof o->helper) || access(o->helper, X_OK))
     s = fl_error(FL_EENV, "cannot find the oracle helper faultline-oracle (build it, or set FAULTLINE_ORACLE_HELPER)");
   if (s == FL_OK) s = shm_open_header(o);
   if (s == FL_OK) s = start(o);
