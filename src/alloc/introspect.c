@@ -60,8 +60,12 @@ bool fl_rm_arena(const fl_rm_t *rm, size_t i, fl_rm_arena_info_t *o) {
   o->addr = a->addr;
   o->top = av_top(a);
   /* chunksize (top): for initial_top this is the last_remainder word. */
-  o->top_size = o->top == initial_top(a) ? av_last_remainder(a) & ~SIZE_BITS
-                                         : mem_ld64(a->mem, o->top + 8) & ~SIZE_BITS;
+  uint64_t sz = 0;
+  if (o->top == initial_top(a))
+    sz = av_last_remainder(a);
+  else
+    fl_vm_peek(rm->vm, o->top + 8, &sz, 8);
+  o->top_size = sz & ~SIZE_BITS;
   o->last_remainder = av_last_remainder(a);
   for (unsigned k = 0; k < NFASTBINS; k++) o->fastbins[k] = fastbin(a, k);
   memcpy(o->binmap, a->binmap, sizeof o->binmap);
@@ -79,37 +83,35 @@ uintptr_t fl_rm_bin_at(const fl_rm_t *rm, size_t arena, unsigned i) {
   return a ? bin_at(a, i) : 0;
 }
 
-uint64_t fl_rm_word(fl_rm_t *rm, size_t arena, uintptr_t addr) {
+uint64_t fl_rm_word(const fl_rm_t *rm, size_t arena, uintptr_t addr) {
   const rm_arena_t *a = nth(rm, arena);
   if (!a) a = &rm->main_arena;
   uintptr_t off = addr - a->addr;
-  if (off <= MS_SIZE - 8) {
-    uint64_t v;
-    memcpy(&v, (const char *)a->img + off, 8);
-    return v;
-  }
   uint64_t v = 0;
-  fl_vm_load(rm->vm, addr, &v, 8);
+  if (off <= MS_SIZE - 8)
+    memcpy(&v, (const char *)a->img + off, 8);
+  else
+    fl_vm_peek(rm->vm, addr, &v, 8);
   return v;
 }
 
-bool fl_rm_tcache(fl_rm_t *rm, unsigned tid, fl_rm_tcache_info_t *o) {
+bool fl_rm_tcache(const fl_rm_t *rm, unsigned tid, fl_rm_tcache_info_t *o) {
   memset(o, 0, sizeof *o);
   if (tid >= rm->nthreads || !rm->threads[tid].tcache) return false;
   o->addr = rm->threads[tid].tcache;
-  fl_vm_load(rm->vm, o->addr + TC_COUNTS, o->counts, sizeof o->counts);
-  fl_vm_load(rm->vm, o->addr + TC_ENTRIES, o->entries, sizeof o->entries);
+  fl_vm_peek(rm->vm, o->addr + TC_COUNTS, o->counts, sizeof o->counts);
+  fl_vm_peek(rm->vm, o->addr + TC_ENTRIES, o->entries, sizeof o->entries);
   return true;
 }
 
-size_t fl_rm_heaps(fl_rm_t *rm, size_t arena, uintptr_t *out, size_t cap) {
+size_t fl_rm_heaps(const fl_rm_t *rm, size_t arena, uintptr_t *out, size_t cap) {
   const rm_arena_t *a = nth(rm, arena);
   if (!a || a == &rm->main_arena) return 0;
   size_t n = 0;
   for (uintptr_t h = heap_for_ptr(av_top(a)); h && n < 4096; n++) {
     if (n < cap) out[n] = h;
     uint64_t prev = 0;
-    if (fl_vm_load(rm->vm, h + 8, &prev, 8) != 0) break;
+    if (fl_vm_peek(rm->vm, h + 8, &prev, 8) != 0) break;
     h = prev;
   }
   return n;
@@ -120,49 +122,10 @@ int fl_rm_thread_arena(const fl_rm_t *rm, unsigned tid) {
   return rm->threads[tid].arena->index;
 }
 
-/* ---- fault-free views ----------------------------------------------------- */
-
-bool fl_rm_arena_peek(const fl_rm_t *rm, size_t i, fl_rm_arena_info_t *o) {
-  const rm_arena_t *a = nth(rm, i);
-  if (!a) return false;
-  /* fl_rm_arena reads top's header through the model; redo that word. */
-  uintptr_t top = av_top(a);
-  if (top == initial_top(a)) return fl_rm_arena(rm, i, o);
-  uint64_t sz = 0;
-  fl_vm_peek(rm->vm, top + 8, &sz, 8);
-  /* Same fields as fl_rm_arena, without its load. */
-  memset(o, 0, sizeof *o);
-  o->index = a->index;
-  o->is_main = a == &rm->main_arena;
-  o->addr = a->addr;
-  o->top = top;
-  o->top_size = sz & ~SIZE_BITS;
-  o->last_remainder = av_last_remainder(a);
-  for (unsigned k = 0; k < NFASTBINS; k++) o->fastbins[k] = fastbin(a, k);
-  memcpy(o->binmap, a->binmap, sizeof o->binmap);
-  o->contiguous = contiguous(a);
-  o->have_fastchunks = a->have_fastchunks;
-  o->attached_threads = a->attached_threads;
-  o->system_mem = a->system_mem;
-  o->max_system_mem = a->max_system_mem;
-  o->heap = o->is_main ? 0 : heap_for_ptr(o->top);
-  return true;
-}
+/* ---- threads --------------------------------------------------------------- */
 
 unsigned fl_rm_thread_count(const fl_rm_t *rm) { return rm->nthreads; }
 
 uintptr_t fl_rm_tcache_addr(const fl_rm_t *rm, unsigned tid) {
   return tid < rm->nthreads && rm->threads[tid].exists ? rm->threads[tid].tcache : 0;
-}
-
-uint64_t fl_rm_word_peek(const fl_rm_t *rm, size_t arena, uintptr_t addr) {
-  const rm_arena_t *a = nth(rm, arena);
-  if (!a) a = &rm->main_arena;
-  uintptr_t off = addr - a->addr;
-  uint64_t v = 0;
-  if (off <= MS_SIZE - 8)
-    memcpy(&v, (const char *)a->img + off, 8);
-  else
-    fl_vm_peek(rm->vm, addr, &v, 8);
-  return v;
 }

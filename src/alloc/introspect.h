@@ -4,10 +4,10 @@
  * Nothing here checks anything; it only exposes glibc's state as glibc
  * would hold it. Addresses are model addresses; list links inside chunks
  * are read with fl_rm_word(), which knows that bin headers live in the
- * arena's malloc_state (host-side), not in model memory. Reads of model
- * memory go through the vm like any access (they fault pages that are not
- * present: walk only what the allocator has touched, or use a peek once
- * the vm offers one). */
+ * arena's malloc_state (host-side), not in model memory. Model memory is
+ * read with fl_vm_peek: nothing is faulted, counted or refused, so a
+ * checker leaves RSS and the fault counters exactly as the allocator left
+ * them, and a corrupt pointer cannot make a view take a model SIGSEGV. */
 #ifndef FL_ALLOC_INTROSPECT_H
 #define FL_ALLOC_INTROSPECT_H
 
@@ -68,27 +68,19 @@ bool fl_rm_arena(const fl_rm_t *rm, size_t i, fl_rm_arena_info_t *out);
 uintptr_t fl_rm_bin_at(const fl_rm_t *rm, size_t arena, unsigned i);
 /* A word as the allocator reads it: from arena's malloc_state if addr lies
  * in it, else from model memory. */
-uint64_t fl_rm_word(fl_rm_t *rm, size_t arena, uintptr_t addr);
+uint64_t fl_rm_word(const fl_rm_t *rm, size_t arena, uintptr_t addr);
 /* The tcache of a logical thread (false if the thread has none). */
-bool fl_rm_tcache(fl_rm_t *rm, unsigned tid, fl_rm_tcache_info_t *out);
+bool fl_rm_tcache(const fl_rm_t *rm, unsigned tid, fl_rm_tcache_info_t *out);
 /* REVEAL_PTR: the safe-linked pointer stored at pos. */
 static inline uintptr_t fl_rm_reveal(uintptr_t pos, uintptr_t stored) { return (pos >> 12) ^ stored; }
 /* Non-main arena heaps, newest first (heap_info chain). Returns the count. */
-size_t fl_rm_heaps(fl_rm_t *rm, size_t arena, uintptr_t *out, size_t cap);
+size_t fl_rm_heaps(const fl_rm_t *rm, size_t arena, uintptr_t *out, size_t cap);
 /* The logical thread's arena index (-1 = none yet). */
 int fl_rm_thread_arena(const fl_rm_t *rm, unsigned tid);
 
-/* ---- fault-free views (for src/check) -------------------------------------
- * The same as above, but model memory is read with fl_vm_peek: nothing is
- * faulted, counted or refused, so a checker leaves RSS and the fault
- * counters exactly as the allocator left them (and a corrupt pointer
- * cannot make the view take a model SIGSEGV). */
-bool fl_rm_arena_peek(const fl_rm_t *rm, size_t i, fl_rm_arena_info_t *out);
 /* The logical threads' table size (tids are below it). */
 unsigned fl_rm_thread_count(const fl_rm_t *rm);
 /* The thread's tcache_perthread_struct (user pointer), 0 = none; no read. */
 uintptr_t fl_rm_tcache_addr(const fl_rm_t *rm, unsigned tid);
-/* A word as the allocator reads it (fl_rm_word), read with fl_vm_peek. */
-uint64_t fl_rm_word_peek(const fl_rm_t *rm, size_t arena, uintptr_t addr);
 
 #endif

@@ -191,7 +191,7 @@ static bool fresh(fl_rm_t *rm) {
   fl_rm_params(rm, &mp);
   fl_rm_arena_info_t a;
   /* before ptmalloc_init top is 0, after it initial_top, until sysmalloc */
-  return fl_rm_arena_peek(rm, 0, &a) && (a.top == 0 || a.top == fl_rm_bin_at(rm, 0, 1)) && mp.n_mmaps == 0 &&
+  return fl_rm_arena(rm, 0, &a) && (a.top == 0 || a.top == fl_rm_bin_at(rm, 0, 1)) && mp.n_mmaps == 0 &&
          mp.narenas == 1 && !mp.sbrk_base;
 }
 

@@ -91,7 +91,7 @@ bool ck_segments(fl_check_t *c) {
   size_t na = fl_rm_arena_count(c->rm);
   for (size_t i = 0; i < na; i++) {
     fl_rm_arena_info_t a;
-    if (!fl_rm_arena_peek(c->rm, i, &a)) continue;
+    if (!fl_rm_arena(c->rm, i, &a)) continue;
     if (a.is_main) {
       if (!a.top || a.top == fl_rm_bin_at(c->rm, i, 1)) continue; /* never used */
       if (!a.contiguous || !mp.sbrk_base || !mp.curbrk) {
@@ -631,7 +631,7 @@ int fl_chk_heap(fl_check_t *c) {
   size_t na = fl_rm_arena_count(c->rm);
   fl_rm_arena_info_t *as = calloc(na, sizeof *as);
   if (!as) return 0;
-  for (size_t i = 0; i < na; i++) fl_rm_arena_peek(c->rm, i, &as[i]);
+  for (size_t i = 0; i < na; i++) fl_rm_arena(c->rm, i, &as[i]);
   mb_reset(&c->mb);
   c->nchunks = 0;
   c->w_bin_n = c->w_bin_bytes = c->w_fast_n = c->w_fast_bytes = c->w_top_bytes = c->w_heap_bytes = 0;
@@ -677,7 +677,7 @@ int fl_chk_top(fl_check_t *c) {
   size_t na = fl_rm_arena_count(c->rm);
   for (size_t i = 0; i < na; i++) {
     fl_rm_arena_info_t a;
-    if (!fl_rm_arena_peek(c->rm, i, &a)) continue;
+    if (!fl_rm_arena(c->rm, i, &a)) continue;
     if (a.is_main && (!a.top || a.top == fl_rm_bin_at(c->rm, i, 1) || !a.contiguous || !mp.curbrk)) continue;
     uintptr_t end = a.is_main ? mp.curbrk : a.heap + ck_word(c, a.heap + 16);
     if (a.top_size < CK_MINSIZE)
@@ -726,7 +726,7 @@ int fl_chk_op(fl_check_t *c) {
   fl_rm_params_t mp;
   fl_rm_params(c->rm, &mp);
   fl_rm_arena_info_t a;
-  if (fl_rm_arena_peek(c->rm, 0, &a) && a.contiguous && mp.sbrk_base) {
+  if (fl_rm_arena(c->rm, 0, &a) && a.contiguous && mp.sbrk_base) {
     bool in_main = p >= mp.sbrk_base && p < mp.curbrk;
     if (((f & CK_NONMAIN) != 0) == in_main)
       ck_fail(c, "BIN-ARENA-BIT", p, CK_DRAW_CHUNKS, ck_str("NON_MAIN_ARENA %s", in_main ? "clear" : "set"),

@@ -146,7 +146,7 @@ static inline uint64_t ck_word(fl_check_t *c, uintptr_t a) {
 }
 /* A link word as the allocator reads it (bin headers live host-side). */
 static inline uint64_t ck_link(fl_check_t *c, int arena, uintptr_t a) {
-  return fl_rm_word_peek(c->rm, (size_t)arena, a);
+  return fl_rm_word(c->rm, (size_t)arena, a);
 }
 
 /* ---- the check functions (the registry names them) -------------------------- */

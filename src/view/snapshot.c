@@ -126,8 +126,8 @@ static void bin_lists(sn_ctx_t *c, int arena) {
     fl_snap_list_t *l = begin_list(c, kind, arena, 0, i);
     if (!l) return;
     uintptr_t b = fl_rm_bin_at(c->rm, (size_t)arena, i);
-    for (uintptr_t p = fl_rm_word_peek(c->rm, (size_t)arena, b + 16); p != b && add_entry(c, l, p);)
-      p = fl_rm_word_peek(c->rm, (size_t)arena, p + 16);
+    for (uintptr_t p = fl_rm_word(c->rm, (size_t)arena, b + 16); p != b && add_entry(c, l, p);)
+      p = fl_rm_word(c->rm, (size_t)arena, p + 16);
     end_list(c, l);
   }
 }
@@ -218,7 +218,7 @@ static void walk_segment(sn_ctx_t *c, const sn_member_t *m, size_t nm, int arena
 static void walk_heaps(sn_ctx_t *c, const sn_member_t *m, size_t nm, const fl_rm_params_t *mp) {
   for (size_t i = 0; i < c->s->narenas; i++) {
     fl_rm_arena_info_t a;
-    if (!fl_rm_arena_peek(c->rm, i, &a)) continue;
+    if (!fl_rm_arena(c->rm, i, &a)) continue;
     if (a.is_main) {
       if (!a.top || a.top == fl_rm_bin_at(c->rm, i, 1)) continue; /* never used */
       if (!a.contiguous || !mp->sbrk_base || !mp->curbrk) {
@@ -333,7 +333,7 @@ static void arenas(sn_ctx_t *c) {
   }
   for (size_t i = 0; i < n; i++) {
     fl_rm_arena_info_t a;
-    if (!fl_rm_arena_peek(c->rm, i, &a)) a = (fl_rm_arena_info_t){.index = (int)i};
+    if (!fl_rm_arena(c->rm, i, &a)) a = (fl_rm_arena_info_t){.index = (int)i};
     s->arenas[s->narenas++] =
         (fl_snap_arena_t){.index = (int)i, .addr = a.addr, .top = a.top, .top_size = a.top_size,
                           .system_mem = a.system_mem};
@@ -360,7 +360,7 @@ fl_status_t fl_snapshot_take(fl_snapshot_t *s, const fl_rm_t *rm) {
   if (mp.initialized) tcache_lists(&c, &mp);
   for (size_t i = 0; i < s->narenas && mp.initialized && !c.oom; i++) {
     fl_rm_arena_info_t a;
-    if (!fl_rm_arena_peek(rm, i, &a)) continue;
+    if (!fl_rm_arena(rm, i, &a)) continue;
     fastbin_lists(&c, (int)i, &a);
     bin_lists(&c, (int)i);
   }

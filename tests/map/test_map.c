@@ -55,9 +55,9 @@ typedef struct expect {
 
 /* The chunks on bin i of the main arena, by their fd links. */
 static size_t bin_length(fl_rm_t *rm, unsigned i) {
-  uintptr_t head = fl_rm_bin_at(rm, 0, i), p = fl_rm_word_peek(rm, 0, head + 16);
+  uintptr_t head = fl_rm_bin_at(rm, 0, i), p = fl_rm_word(rm, 0, head + 16);
   size_t n = 0;
-  for (; p != head && n < 100000; n++) p = fl_rm_word_peek(rm, 0, p + 16);
+  for (; p != head && n < 100000; n++) p = fl_rm_word(rm, 0, p + 16);
   return n;
 }
 
@@ -66,10 +66,10 @@ static size_t heap_chunks(fl_rm_t *rm) {
   fl_rm_params_t mp;
   fl_rm_params(rm, &mp);
   fl_rm_arena_info_t a;
-  fl_rm_arena_peek(rm, 0, &a);
+  fl_rm_arena(rm, 0, &a);
   size_t n = 0;
   for (uintptr_t p = ((mp.sbrk_base + 31) & ~(uintptr_t)15) - 16; p < a.top; n++)
-    p += fl_rm_word_peek(rm, 0, p + 8) & ~(uint64_t)7;
+    p += fl_rm_word(rm, 0, p + 8) & ~(uint64_t)7;
   return n;
 }
 
