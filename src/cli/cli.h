@@ -54,5 +54,8 @@ int fl_cli_check_level(const char *cmd, const char *value, int lowest, int *leve
 
 /* True if argv[i] is "--help" or "-h". */
 bool fl_cli_is_help(const char *arg);
+/* snprintf that says whether everything fit (paths made of user input can
+ * be too long; a cut path must not be used). */
+__attribute__((format(printf, 3, 4))) bool fl_cli_format(char *out, size_t cap, const char *fmt, ...);
 
 #endif

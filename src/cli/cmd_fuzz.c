@@ -154,16 +154,6 @@ static int parse(int argc, char **argv, fuzz_opts_t *o) {
   return 0;
 }
 
-/* snprintf that says whether everything fit (paths made of user input can
- * be too long; a cut path must not be used). */
-__attribute__((format(printf, 3, 4))) static bool format_into(char *out, size_t cap, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(out, cap, fmt, ap);
-  va_end(ap);
-  return n >= 0 && (size_t)n < cap;
-}
-
 /* ------------------------------------------------------------ file system */
 
 static bool is_file(const char *p) {
@@ -178,7 +168,7 @@ static bool is_dir(const char *p) {
 
 static bool mkdirs(const char *path) {
   char p[PATH_MAX];
-  format_into(p, sizeof p, "%s", path);
+  fl_cli_format(p, sizeof p, "%s", path);
   for (char *s = p + 1; *s; s++)
     if (*s == '/') {
       *s = 0;
@@ -220,10 +210,10 @@ static bool new_file(const char *dir, const char *const *prefixes, struct timesp
       if (strncmp(e->d_name, prefixes[i], n) != 0) continue;
       char p[PATH_MAX];
       struct stat st;
-      format_into(p, sizeof p, "%s/%s", dir, e->d_name);
+      fl_cli_format(p, sizeof p, "%s/%s", dir, e->d_name);
       if (stat(p, &st) != 0 || before(st.st_mtim, since)) continue;
-      format_into(out, PATH_MAX, "%s", p);
-      format_into(kind, 16, "%.*s", (int)(n && prefixes[i][n - 1] == '-' ? n - 1 : n), prefixes[i]);
+      fl_cli_format(out, PATH_MAX, "%s", p);
+      fl_cli_format(kind, 16, "%.*s", (int)(n && prefixes[i][n - 1] == '-' ? n - 1 : n), prefixes[i]);
       found = true;
     }
   }
@@ -250,9 +240,9 @@ static int run_wait(char *const argv[], const char *dir) {
 /* The engine binary, built when missing (unless --no-build). */
 static int find_binary(const fuzz_opts_t *o, fuzz_run_t *r) {
   char name[128];
-  format_into(name, sizeof name, "%s%s", engine_prefix[o->engine], o->target);
+  fl_cli_format(name, sizeof name, "%s%s", engine_prefix[o->engine], o->target);
   const char *preset = engine_preset[o->engine];
-  format_into(r->binary, sizeof r->binary, "%s/build/%s/%s", r->src, preset, name);
+  fl_cli_format(r->binary, sizeof r->binary, "%s/build/%s/%s", r->src, preset, name);
   if (access(r->binary, X_OK) == 0) return 0;
   if (o->no_build)
     return fl_cli_fail("fuzz", 3, "%s is not built (cmake --preset %s && cmake --build --preset %s --target %s)",
@@ -277,7 +267,7 @@ static size_t options_flags(const char *path, char flags[][256], size_t cap) {
     char key[128], value[128];
     if (line[0] == '[') in_section = strncmp(line, "[libfuzzer]", 11) == 0;
     else if (in_section && sscanf(line, " %127[A-Za-z0-9_] = %127s", key, value) == 2 && strcmp(key, "dict") != 0)
-      format_into(flags[n++], 256, "-%s=%s", key, value);
+      fl_cli_format(flags[n++], 256, "-%s=%s", key, value);
   }
   if (f) fclose(f);
   return n;
@@ -287,7 +277,7 @@ static size_t options_flags(const char *path, char flags[][256], size_t cap) {
 static uint64_t option_value(const char *path, const char *key, uint64_t dflt) {
   char flags[32][256], want[140];
   size_t n = options_flags(path, flags, 32);
-  format_into(want, sizeof want, "-%s=", key);
+  fl_cli_format(want, sizeof want, "-%s=", key);
   for (size_t i = 0; i < n; i++)
     if (strncmp(flags[i], want, strlen(want)) == 0) return strtoull(flags[i] + strlen(want), NULL, 10);
   return dflt;
@@ -309,32 +299,32 @@ static int start_libfuzzer(const fuzz_opts_t *o, fuzz_run_t *r) {
   char a[48][PATH_MAX + 32];
   char flags[32][256];
   size_t na = 0, nf = options_flags(r->options, flags, 32);
-  format_into(a[na++], sizeof a[0], "%s", r->binary);
-  format_into(a[na++], sizeof a[0], "%s", r->work); /* first: the one libFuzzer writes */
-  if (r->seeds[0]) format_into(a[na++], sizeof a[0], "%s", r->seeds);
-  format_into(a[na++], sizeof a[0], "-artifact_prefix=%s/", r->findings);
-  format_into(a[na++], sizeof a[0], "-max_total_time=%llu", (unsigned long long)o->seconds);
-  format_into(a[na++], sizeof a[0], "-print_final_stats=1");
-  if (r->dict[0]) format_into(a[na++], sizeof a[0], "-dict=%s", r->dict);
+  fl_cli_format(a[na++], sizeof a[0], "%s", r->binary);
+  fl_cli_format(a[na++], sizeof a[0], "%s", r->work); /* first: the one libFuzzer writes */
+  if (r->seeds[0]) fl_cli_format(a[na++], sizeof a[0], "%s", r->seeds);
+  fl_cli_format(a[na++], sizeof a[0], "-artifact_prefix=%s/", r->findings);
+  fl_cli_format(a[na++], sizeof a[0], "-max_total_time=%llu", (unsigned long long)o->seconds);
+  fl_cli_format(a[na++], sizeof a[0], "-print_final_stats=1");
+  if (r->dict[0]) fl_cli_format(a[na++], sizeof a[0], "-dict=%s", r->dict);
   /* -fork rather than -jobs: it shares one corpus between the workers and
    * stops them all at the first crash. */
-  if (o->jobs > 1) format_into(a[na++], sizeof a[0], "-fork=%llu", (unsigned long long)o->jobs);
-  for (size_t i = 0; i < nf; i++) format_into(a[na++], sizeof a[0], "%s", flags[i]);
+  if (o->jobs > 1) fl_cli_format(a[na++], sizeof a[0], "-fork=%llu", (unsigned long long)o->jobs);
+  for (size_t i = 0; i < nf; i++) fl_cli_format(a[na++], sizeof a[0], "%s", flags[i]);
   char *argv[49];
   for (size_t i = 0; i < na; i++) argv[i] = a[i];
   argv[na] = NULL;
   char log[PATH_MAX + 16];
-  format_into(log, sizeof log, "%s/engine.log", r->dir);
+  fl_cli_format(log, sizeof log, "%s/engine.log", r->dir);
   r->pids[r->njobs++] = spawn(argv, log);
   return r->pids[0] > 0 ? 0 : fl_cli_fail("fuzz", 3, "cannot start %s: %s", r->binary, strerror(errno));
 }
 
 /* AFL++ wants at least one seed: an empty corpus gets a one-byte input. */
 static int afl_seeds(fuzz_run_t *r, char *dir) {
-  if (r->seeds[0] && count_files(r->seeds)) return format_into(dir, PATH_MAX, "%s", r->seeds), 0;
-  format_into(dir, PATH_MAX, "%s/empty-seed", r->dir);
+  if (r->seeds[0] && count_files(r->seeds)) return fl_cli_format(dir, PATH_MAX, "%s", r->seeds), 0;
+  fl_cli_format(dir, PATH_MAX, "%s/empty-seed", r->dir);
   char p[PATH_MAX + 8];
-  format_into(p, sizeof p, "%s/0", dir);
+  fl_cli_format(p, sizeof p, "%s/0", dir);
   FILE *f = mkdirs(dir) ? fopen(p, "wb") : NULL;
   if (!f || fputc(0, f) == EOF || fclose(f) != 0) return fl_cli_fail("fuzz", 3, "cannot write %s", p);
   return 0;
@@ -352,13 +342,13 @@ static int start_afl(const fuzz_opts_t *o, fuzz_run_t *r) {
   setenv("AFL_BENCH_UNTIL_CRASH", "1", 1);
   setenv("AFL_AUTORESUME", "1", 1);
   char secs[32], tmo[32];
-  format_into(secs, sizeof secs, "%llu", (unsigned long long)o->seconds);
-  format_into(tmo, sizeof tmo, "%llu", (unsigned long long)option_value(r->options, "timeout", 10) * 1000);
+  fl_cli_format(secs, sizeof secs, "%llu", (unsigned long long)o->seconds);
+  fl_cli_format(tmo, sizeof tmo, "%llu", (unsigned long long)option_value(r->options, "timeout", 10) * 1000);
   for (size_t j = 0; j < o->jobs; j++) {
     char role[8], name[16], log[PATH_MAX + 32];
-    format_into(role, sizeof role, j ? "-S" : "-M");
-    format_into(name, sizeof name, o->jobs == 1 ? "default" : "f%zu", j);
-    format_into(log, sizeof log, "%s/engine-%s.log", r->dir, name);
+    fl_cli_format(role, sizeof role, j ? "-S" : "-M");
+    fl_cli_format(name, sizeof name, o->jobs == 1 ? "default" : "f%zu", j);
+    fl_cli_format(log, sizeof log, "%s/engine-%s.log", r->dir, name);
     char *argv[24];
     size_t n = 0;
     argv[n++] = "/usr/bin/afl-fuzz";
@@ -387,8 +377,8 @@ static bool poll_finding(const fuzz_opts_t *o, fuzz_run_t *r) {
   for (struct dirent *e; d && !r->finding[0] && (e = readdir(d));) {
     char crashes[PATH_MAX];
     if (e->d_name[0] == '.') continue;
-    format_into(crashes, sizeof crashes, "%s/%s/crashes", r->work, e->d_name);
-    if (new_file(crashes, ids, r->started, r->finding, r->kind)) format_into(r->kind, sizeof r->kind, "crash");
+    fl_cli_format(crashes, sizeof crashes, "%s/%s/crashes", r->work, e->d_name);
+    if (new_file(crashes, ids, r->started, r->finding, r->kind)) fl_cli_format(r->kind, sizeof r->kind, "crash");
   }
   if (d) closedir(d);
   return r->finding[0] != 0;
@@ -401,7 +391,7 @@ static double afl_stat(const fuzz_run_t *r, const char *field) {
   for (struct dirent *e; d && (e = readdir(d));) {
     char p[PATH_MAX], line[256];
     if (e->d_name[0] == '.') continue;
-    format_into(p, sizeof p, "%s/%s/fuzzer_stats", r->work, e->d_name);
+    fl_cli_format(p, sizeof p, "%s/%s/fuzzer_stats", r->work, e->d_name);
     FILE *f = fopen(p, "r");
     size_t n = strlen(field);
     while (f && fgets(line, sizeof line, f))
@@ -416,7 +406,7 @@ static double afl_stat(const fuzz_run_t *r, const char *field) {
  * line ("#1234 NEW cov: ... exec/s: 56 ..."). */
 static void libfuzzer_stats(fuzz_run_t *r) {
   char log[PATH_MAX + 16], line[1024];
-  format_into(log, sizeof log, "%s/engine.log", r->dir);
+  fl_cli_format(log, sizeof log, "%s/engine.log", r->dir);
   FILE *f = fopen(log, "r");
   while (f && fgets(line, sizeof line, f)) {
     const char *e;
@@ -563,9 +553,9 @@ static void watch(const fuzz_opts_t *o, fuzz_run_t *r) {
  * before) from the engine's log. */
 static void print_report_lines(const fuzz_opts_t *o, const fuzz_run_t *r) {
   char log[PATH_MAX + 32], line[1024], tag[64];
-  format_into(tag, sizeof tag, "fuzz/%s: ", o->target);
-  if (o->engine == ENGINE_LIBFUZZER) format_into(log, sizeof log, "%s/engine.log", r->dir);
-  else format_into(log, sizeof log, "%s/engine-%s.log", r->dir, o->jobs == 1 ? "default" : "f0");
+  fl_cli_format(tag, sizeof tag, "fuzz/%s: ", o->target);
+  if (o->engine == ENGINE_LIBFUZZER) fl_cli_format(log, sizeof log, "%s/engine.log", r->dir);
+  else fl_cli_format(log, sizeof log, "%s/engine-%s.log", r->dir, o->jobs == 1 ? "default" : "f0");
   FILE *f = fopen(log, "r");
   int shown_lines = 0;
   while (f && shown_lines < 8 && fgets(line, sizeof line, f))
@@ -617,7 +607,7 @@ static void print_json(const fuzz_opts_t *o, const fuzz_run_t *r) {
   fl_json_key(&j, "finding");
   if (r->finding[0]) {
     char replay[PATH_MAX + 32];
-    format_into(replay, sizeof replay, "faultline replay %s", r->finding);
+    fl_cli_format(replay, sizeof replay, "faultline replay %s", r->finding);
     fl_json_begin_object(&j);
     fl_json_key(&j, "file"); fl_json_string(&j, r->finding);
     fl_json_key(&j, "kind"); fl_json_string(&j, r->kind);
@@ -636,24 +626,24 @@ static int prepare(const fuzz_opts_t *o, fuzz_run_t *r) {
   if (!fl_cli_find_source("fuzz/fuzz.cmake", r->src))
     return fl_cli_fail("fuzz", 3, "cannot find the faultline source tree (set FAULTLINE_SOURCE_DIR)");
   char p[PATH_MAX + 64];
-  format_into(p, sizeof p, "%s/fuzz/%s.c", r->src, o->target);
+  fl_cli_format(p, sizeof p, "%s/fuzz/%s.c", r->src, o->target);
   if (strchr(o->target, '/') || !strcmp(o->target, "replay_main") || !is_file(p))
     return fl_cli_fail("fuzz", 2, "no fuzz target '%s' (fuzz/%s.c; see faultline fuzz --help)", o->target,
                        o->target);
-  format_into(r->seeds, sizeof r->seeds, "%s/corpus/%s", r->src, o->target);
+  fl_cli_format(r->seeds, sizeof r->seeds, "%s/corpus/%s", r->src, o->target);
   if (!is_dir(r->seeds)) r->seeds[0] = 0;
-  format_into(r->dict, sizeof r->dict, "%s/corpus/%s.dict", r->src, o->target);
+  fl_cli_format(r->dict, sizeof r->dict, "%s/corpus/%s.dict", r->src, o->target);
   if (!is_file(r->dict)) r->dict[0] = 0;
-  format_into(r->options, sizeof r->options, "%s/corpus/%s.options", r->src, o->target);
+  fl_cli_format(r->options, sizeof r->options, "%s/corpus/%s.options", r->src, o->target);
   if (!is_file(r->options)) r->options[0] = 0;
   char out[PATH_MAX];
-  format_into(out, sizeof out, "%s", o->out ? o->out : "");
-  if (!o->out) format_into(out, sizeof out, "%s/build/fuzz-runs", r->src);
+  fl_cli_format(out, sizeof out, "%s", o->out ? o->out : "");
+  if (!o->out) fl_cli_format(out, sizeof out, "%s/build/fuzz-runs", r->src);
   /* The longest path made below is a finding's: keep a margin for it. */
-  if (!format_into(r->dir, sizeof r->dir - 512, "%s/%s-%s", out, o->target, engine_name[o->engine]))
+  if (!fl_cli_format(r->dir, sizeof r->dir - 512, "%s/%s-%s", out, o->target, engine_name[o->engine]))
     return fl_cli_fail("fuzz", 2, "the run directory's path is too long: %s", out);
-  format_into(r->work, sizeof r->work, "%s/%s", r->dir, o->engine == ENGINE_AFL ? "afl" : "corpus");
-  format_into(r->findings, sizeof r->findings, "%s/findings", r->dir);
+  fl_cli_format(r->work, sizeof r->work, "%s/%s", r->dir, o->engine == ENGINE_AFL ? "afl" : "corpus");
+  fl_cli_format(r->findings, sizeof r->findings, "%s/findings", r->dir);
   if (!mkdirs(r->work) || !mkdirs(r->findings))
     return fl_cli_fail("fuzz", o->out ? 2 : 3, "cannot create %s: %s", r->dir, strerror(errno));
   return find_binary(o, r);

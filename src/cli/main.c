@@ -132,6 +132,14 @@ int fl_cli_check_level(const char *cmd, const char *value, int lowest, int *leve
   return 0;
 }
 
+bool fl_cli_format(char *out, size_t cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(out, cap, fmt, ap);
+  va_end(ap);
+  return n >= 0 && (size_t)n < cap;
+}
+
 bool fl_cli_is_help(const char *arg) {
   return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
