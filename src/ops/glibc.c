@@ -122,7 +122,11 @@ static uint64_t now_ms(void) {
 /* 1: *st has the next stop or end of one of the helper's threads (*who);
  * 0: timed out; -1: waitpid failed. The helper leads its own process group,
  * so that waiting for it never reaps another child of ours. The caller has
- * SIGCHLD blocked. */
+ * SIGCHLD blocked, but in a process with other threads (libFuzzer's RSS
+ * thread, say) the kernel may hand SIGCHLD to one that does not block it,
+ * which discards it: the helper sat in a ptrace stop while this thread slept
+ * out the whole timeout. So no sleep is longer than WAIT_SLICE_MS. */
+#define WAIT_SLICE_MS 5
 static int wait_child(fl_glibc_t *h, pid_t *who, int *st, uint64_t deadline) {
   sigset_t chld;
   sigemptyset(&chld);
@@ -136,7 +140,8 @@ static int wait_child(fl_glibc_t *h, pid_t *who, int *st, uint64_t deadline) {
     if (r < 0 && errno != EINTR) return -1;
     uint64_t t = now_ms();
     if (t >= deadline) return 0;
-    struct timespec ts = {(time_t)((deadline - t) / 1000), (long)((deadline - t) % 1000) * 1000000L};
+    uint64_t left = deadline - t < WAIT_SLICE_MS ? deadline - t : WAIT_SLICE_MS;
+    struct timespec ts = {0, (long)left * 1000000L};
     sigtimedwait(&chld, NULL, &ts);
   }
 }
@@ -346,10 +351,13 @@ fl_status_t fl_glibc_open(fl_glibc_t **out, const fl_glibc_opts_t *opts) {
     h->nstartup = sk.n < STARTUP_MAX ? sk.n : STARTUP_MAX;
     if (s == FL_OK && recv(h->sock, &h->hello, sizeof h->hello, MSG_DONTWAIT | MSG_WAITALL) != sizeof h->hello)
       s = fl_error(FL_EENV, "the glibc helper %s sent no start-up message", h->path);
-    if (s == FL_FINDING)
-      s = fl_error(FL_EENV, "the glibc helper %s died before its first op (%s%s%s)", h->path,
+    if (s == FL_FINDING && h->death.timeout)
+      s = fl_error(FL_EENV, "the glibc helper %s did not reach its first op within %u ms", h->path, h->timeout_ms);
+    else if (s == FL_FINDING)
+      s = fl_error(FL_EENV, "the glibc helper %s died before its first op (%s, status %d%s%s)", h->path,
                    h->death.signal ? strsignal(h->death.signal) : child_failure(h->death.exit_code),
-                   *h->death.message ? ": " : "", h->death.message);
+                   h->death.signal ? h->death.signal : h->death.exit_code, *h->death.message ? ": " : "",
+                   h->death.message);
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (s != FL_OK) {
