@@ -36,7 +36,7 @@ echo
 echo "the same $(ls "$tmp/refmalloc" | wc -l) inputs (refmalloc's working corpus) on each:"
 printf '%-12s %12s %14s\n' target cpu_seconds inputs/cpu_s
 for t in bare_glibc refmalloc kernel diff oracle; do
-  /usr/bin/time -f '%U %S' -o "$tmp/$t.time2" "$dir/fuzz_$t" -runs=0 -timeout=120 -rss_limit_mb=4096 \
+  /usr/bin/time -f '%U %S' -o "$tmp/$t.time2" "$dir/fuzz_$t" -runs=0 -timeout=120 -rss_limit_mb=4096 -artifact_prefix="$tmp/$t-fixed-" \
     "$tmp/refmalloc" >/dev/null 2>&1 || true
   cpu=$(tail -1 "$tmp/$t.time2" | awk '{print $1 + $2}')
   printf '%-12s %12s %14.1f\n' "$t" "$cpu" "$(echo "$(ls "$tmp/refmalloc" | wc -l) / ($cpu + 0.001)" | bc -l)"
