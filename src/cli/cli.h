@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 int fl_cmd_profile(int argc, char **argv);
 int fl_cmd_verify(int argc, char **argv);
@@ -57,5 +58,10 @@ bool fl_cli_is_help(const char *arg);
 /* snprintf that says whether everything fit (paths made of user input can
  * be too long; a cut path must not be used). */
 __attribute__((format(printf, 3, 4))) bool fl_cli_format(char *out, size_t cap, const char *fmt, ...);
+/* CLOCK_MONOTONIC in seconds. */
+double fl_cli_now(void);
+/* Starts argv (argv[0] a path) in its own process group, stdout and stderr
+ * appended to log; the child's pid, or -1. */
+pid_t fl_cli_spawn(char *const argv[], const char *log);
 
 #endif

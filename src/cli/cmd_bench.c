@@ -67,12 +67,6 @@ typedef struct variant {
 
 /* ------------------------------------------------------------ utilities */
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool is_file(const char *p) {
   struct stat st;
   return stat(p, &st) == 0 && S_ISREG(st.st_mode);
@@ -130,7 +124,7 @@ static void child_env(const variant_t *v) {
 static int spawn(const variant_t *v, char *const argv[], char *out, size_t cap, double *wall) {
   int fd[2];
   if (pipe(fd) != 0) return -1;
-  double t0 = now();
+  double t0 = fl_cli_now();
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -150,7 +144,7 @@ static int spawn(const variant_t *v, char *const argv[], char *out, size_t cap, 
   close(fd[0]);
   int st;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-  *wall = now() - t0;
+  *wall = fl_cli_now() - t0;
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

@@ -283,18 +283,6 @@ static uint64_t option_value(const char *path, const char *key, uint64_t dflt) {
   return dflt;
 }
 
-/* Starts argv in its own process group, output appended to log. */
-static pid_t spawn(char *const argv[], const char *log) {
-  pid_t pid = fork();
-  if (pid != 0) return pid;
-  setpgid(0, 0);
-  FILE *f = freopen(log, "a", stdout);
-  if (!f || dup2(fileno(stdout), 2) < 0) _exit(127);
-  execv(argv[0], argv);
-  fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-  _exit(127);
-}
-
 static int start_libfuzzer(const fuzz_opts_t *o, fuzz_run_t *r) {
   char a[48][PATH_MAX + 32];
   char flags[32][256];
@@ -315,7 +303,7 @@ static int start_libfuzzer(const fuzz_opts_t *o, fuzz_run_t *r) {
   argv[na] = NULL;
   char log[PATH_MAX + 16];
   fl_cli_format(log, sizeof log, "%s/engine.log", r->dir);
-  r->pids[r->njobs++] = spawn(argv, log);
+  r->pids[r->njobs++] = fl_cli_spawn(argv, log);
   return r->pids[0] > 0 ? 0 : fl_cli_fail("fuzz", 3, "cannot start %s: %s", r->binary, strerror(errno));
 }
 
@@ -357,7 +345,7 @@ static int start_afl(const fuzz_opts_t *o, fuzz_run_t *r) {
     argv[n++] = "-V", argv[n++] = secs, argv[n++] = "-t", argv[n++] = tmo, argv[n++] = "-m", argv[n++] = "none";
     if (r->dict[0]) argv[n++] = "-x", argv[n++] = r->dict;
     argv[n++] = "--", argv[n++] = r->binary, argv[n] = NULL;
-    if ((r->pids[r->njobs++] = spawn(argv, log)) <= 0)
+    if ((r->pids[r->njobs++] = fl_cli_spawn(argv, log)) <= 0)
       return fl_cli_fail("fuzz", 3, "cannot start afl-fuzz: %s", strerror(errno));
   }
   return 0;
@@ -438,12 +426,6 @@ static void progress(const fuzz_opts_t *o, fuzz_run_t *r, double elapsed) {
           (unsigned long long)o->seconds, (unsigned long long)r->execs, r->exec_per_sec, r->corpus);
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Waits for the engines to finish, a finding, or the deadline; then stops
  * whatever still runs (its process group: libFuzzer's fork workers too). */
 /* The engines run in process groups of their own (so that one kill reaches
@@ -514,7 +496,7 @@ static double sampled_cpu(const fuzz_run_t *r) {
 
 static void watch(const fuzz_opts_t *o, fuzz_run_t *r) {
   bool tty = isatty(2) && !o->json;
-  double t0 = now(), last = 0, stop_at = -1; /* when the engines were told to stop */
+  double t0 = fl_cli_now(), last = 0, stop_at = -1; /* when the engines were told to stop */
   size_t alive = r->njobs;
   struct sigaction sa = {.sa_handler = on_interrupt};
   sigaction(SIGINT, &sa, NULL);
@@ -531,7 +513,7 @@ static void watch(const fuzz_opts_t *o, fuzz_run_t *r) {
         alive--;
       }
     }
-    double t = now() - t0;
+    double t = fl_cli_now() - t0;
     if (alive && stop_at < 0 && (interrupted || poll_finding(o, r) || t > o->seconds + GRACE_SECONDS)) stop_at = t;
     /* SIGTERM lets libFuzzer and AFL++ write their stats; an engine still
      * there ten seconds later is killed. */
@@ -542,7 +524,7 @@ static void watch(const fuzz_opts_t *o, fuzz_run_t *r) {
   }
   if (sampled_cpu(r) > r->cpu_seconds) r->cpu_seconds = sampled_cpu(r);
   if (tty) fputc('\n', stderr);
-  r->seconds = now() - t0;
+  r->seconds = fl_cli_now() - t0;
   poll_finding(o, r);
   collect_stats(o, r);
 }

@@ -156,12 +156,6 @@ typedef struct engine_step {
   char note[320];          /* why it did not run, or what came of it */
 } engine_step_t;
 
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static const char *fuzz_target_of(fl_campaign_mode_t m) {
   return m == FL_CAMPAIGN_KERNEL ? "kernel" : m == FL_CAMPAIGN_DIFF ? "diff" : "refmalloc";
 }
@@ -180,22 +174,15 @@ static int run_engine(const char *binary, const char *in, const char *out, const
   snprintf(step, sizeof step, "-max_total_time=%u", per_step);
   snprintf(artifact, sizeof artifact, "-exact_artifact_path=%s", out);
   char *argv[] = {(char *)binary, "-minimize_crash=1", step, artifact, (char *)in, NULL};
-  pid_t pid = fork();
+  pid_t pid = fl_cli_spawn(argv, log);
   if (pid < 0) return -1;
-  if (pid == 0) {
-    setpgid(0, 0);
-    if (!freopen(log, "w", stdout) || dup2(fileno(stdout), 2) < 0) _exit(127);
-    execv(binary, argv);
-    _exit(127);
-  }
-  setpgid(pid, pid);
-  double end = now_seconds() + seconds;
+  double end = fl_cli_now() + seconds;
   int st = 0;
   for (;;) {
     pid_t w = waitpid(pid, &st, WNOHANG);
     if (w == pid) break;
     if (w < 0 && errno != EINTR) return -1;
-    if (now_seconds() >= end) {
+    if (fl_cli_now() >= end) {
       kill(-pid, SIGKILL);
       while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
       break;
@@ -205,10 +192,11 @@ static int run_engine(const char *binary, const char *in, const char *out, const
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Runs the engine over *ops (replaced when what it keeps finds the same).
- * Returns 0, or an exit status when --engine libfuzzer cannot be honoured. */
-static int engine_minimize(const minimize_opts_t *o, fl_campaign_mode_t mode, same_finding_t *same, fl_ops_t *ops,
-                           double seconds, engine_step_t *e) {
+/* Runs the engine over ops; what it keeps goes to *taken (e->taken) when it
+ * still finds the same. Returns 0, or an exit status when --engine libfuzzer
+ * cannot be honoured. */
+static int engine_minimize(const minimize_opts_t *o, fl_campaign_mode_t mode, same_finding_t *same,
+                           const fl_ops_t *ops, fl_ops_t *taken, double seconds, engine_step_t *e) {
   memset(e, 0, sizeof *e);
   e->ops_before = e->ops_after = ops->n;
   if (o->engine == ENGINE_NONE) return snprintf(e->note, sizeof e->note, "off (--engine none)"), 0;
@@ -243,10 +231,10 @@ static int engine_minimize(const minimize_opts_t *o, fl_campaign_mode_t mode, sa
     goto done;
   }
   e->bytes_before = e->bytes_after = (size_t)file_size(in);
-  double t0 = now_seconds();
+  double t0 = fl_cli_now();
   int rc = run_engine(e->binary, in, out, log, seconds);
   e->ran = true;
-  e->seconds = now_seconds() - t0;
+  e->seconds = fl_cli_now() - t0;
   off_t kept = file_size(out);
   if (rc < 0 || rc == 127) {
     fl_cli_format(e->note, sizeof e->note, "the engine binary could not be run (exit %d)", rc);
@@ -255,21 +243,17 @@ static int engine_minimize(const minimize_opts_t *o, fl_campaign_mode_t mode, sa
   } else if ((size_t)kept >= e->bytes_before) {
     snprintf(e->note, sizeof e->note, "no smaller input than %zu bytes", e->bytes_before);
   } else {
-    fl_ops_t small;
-    fl_ops_init(&small);
     fl_ops_format_t fmt;
     size_t needed = 0;
     fl_status_t fs = FL_OK;
-    if (fl_ops_load_file(out, &small, &fmt) == FL_OK && finds_same(same, &small, &needed, &fs)) {
+    if (fl_ops_load_file(out, taken, &fmt) == FL_OK && finds_same(same, taken, &needed, &fs)) {
       e->taken = true;
       e->bytes_after = (size_t)kept;
-      e->ops_after = small.n;
-      fl_ops_free(ops);
-      *ops = small;
+      e->ops_after = taken->n;
       snprintf(e->note, sizeof e->note, "%zu -> %zu bytes, %zu -> %zu ops", e->bytes_before, e->bytes_after,
                e->ops_before, e->ops_after);
     } else {
-      fl_ops_free(&small);
+      fl_ops_free(taken);
       snprintf(e->note, sizeof e->note, "its %lld-byte input does not find %s: not taken", (long long)kept, same->id);
     }
   }
@@ -327,24 +311,19 @@ static int minimize(const minimize_opts_t *o, const fl_script_t *s, const char *
   if (st) return st;
   same_finding_t same = {.opts = &opts};
   snprintf(same.id, sizeof same.id, "%s", f.id);
-  fl_ops_t in, small;
-  fl_ops_init(&in);
+  fl_ops_t engine_out, small;
+  fl_ops_init(&engine_out);
   fl_ops_init(&small);
-  for (size_t i = 0; i < s->ops.n; i++)
-    if (fl_ops_push(&in, &s->ops.v[i]) != FL_OK) {
-      fl_ops_free(&in);
-      return fl_cli_fail("minimize", 3, "out of memory");
-    }
   engine_step_t e;
-  if ((st = engine_minimize(o, opts.mode, &same, &in, (double)o->seconds / 2, &e))) {
-    fl_ops_free(&in);
+  if ((st = engine_minimize(o, opts.mode, &same, &s->ops, &engine_out, (double)o->seconds / 2, &e))) {
+    fl_ops_free(&engine_out);
     return st;
   }
   double left = (double)o->seconds - e.seconds;
   fl_minimize_opts_t mo = {.test = finds_same, .ctx = &same, .max_seconds = left > 1 ? left : 1};
   fl_minimize_stats_t ms;
-  fl_status_t ms_st = fl_ops_minimize(&in, &mo, &small, &ms);
-  fl_ops_free(&in);
+  fl_status_t ms_st = fl_ops_minimize(e.taken ? &engine_out : &s->ops, &mo, &small, &ms);
+  fl_ops_free(&engine_out);
   if (ms_st == FL_OK) ms_st = fl_campaign_run(&small, &opts, &f, NULL); /* the op index it now has */
   if (ms_st != FL_OK) {
     fl_ops_free(&small);

@@ -137,12 +137,6 @@ static int parse(int argc, char **argv, oracle_opts_t *o) {
   return 0;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void account(totals_t *t, const fl_oracle_result_t *r) {
   t->streams++;
   t->ops_run += r->ops_run;
@@ -326,7 +320,7 @@ int fl_cmd_verify_allocator(int argc, char **argv) {
   fl_oracle_result_t *r = calloc(1, sizeof *r);
   fl_ops_t ops = {0};
   bool tty = isatty(2) && !o.json;
-  double t0 = now(), last_tick = t0;
+  double t0 = fl_cli_now(), last_tick = t0;
   uint64_t seed = o.seed;
   for (;; seed++) {
     fl_ops_clear(&ops);
@@ -334,15 +328,15 @@ int fl_cmd_verify_allocator(int argc, char **argv) {
     if (s == FL_OK) s = fl_oracle_run(h, &ops, r);
     if (s != FL_OK && s != FL_FINDING) break;
     account(&t, r);
-    if (s == FL_FINDING || now() - t0 >= (double)o.seconds) break;
-    if (tty && now() - last_tick >= 1.0) {
-      last_tick = now();
+    if (s == FL_FINDING || fl_cli_now() - t0 >= (double)o.seconds) break;
+    if (tty && fl_cli_now() - last_tick >= 1.0) {
+      last_tick = fl_cli_now();
       fprintf(stderr, "\r  %llu streams, %llu ops, %.0f s", (unsigned long long)t.streams,
               (unsigned long long)t.ops_run, last_tick - t0);
     }
   }
-  if (tty && now() - t0 >= 1.0) fputc('\n', stderr);
-  t.seconds = now() - t0;
+  if (tty && fl_cli_now() - t0 >= 1.0) fputc('\n', stderr);
+  t.seconds = fl_cli_now() - t0;
   int status = s == FL_OK || s == FL_FINDING ? (int)s : fl_cli_fail(CMD, (int)s, "%s", fl_error_message());
   if (status <= 1) {
     if (o.json) print_json(&o, h, &t, r, &ops, seed);

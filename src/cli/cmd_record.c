@@ -173,7 +173,8 @@ int fl_cmd_record(int argc, char **argv) {
   }
   if (i + 1 >= argc) return fl_cli_fail("record", 2, "no command: faultline record [-o OUT] -- CMD [ARGS...]");
   char lib[PATH_MAX];
-  if (!fl_path_beside_self("libfaultline-record.so", R_OK, lib, sizeof lib)) return fl_cli_fail("record", 3, "libfaultline-record.so not found beside faultline");
+  if (!fl_path_beside_self("libfaultline-record.so", R_OK, lib, sizeof lib))
+    return fl_cli_fail("record", 3, "libfaultline-record.so not found beside faultline");
   char dir[] = "/tmp/faultline-record-XXXXXX";
   if (!mkdtemp(dir)) return fl_cli_fail("record", 3, "mkdtemp: %s", strerror(errno));
   int status = 0;

@@ -186,14 +186,8 @@ static uint64_t stream_seed(uint64_t seed, uint64_t r) {
   return splitmix64(&s);
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static bool budget_left(const verify_run_t *v) {
-  return v->o.ops_given ? v->ops < v->o.ops : now() - v->t0 < (double)v->o.seconds;
+  return v->o.ops_given ? v->ops < v->o.ops : fl_cli_now() - v->t0 < (double)v->o.seconds;
 }
 
 /* ---- model runs: random calls straight on the model ---------------------- */
@@ -423,9 +417,9 @@ static int run_stream(verify_run_t *v, uint64_t r, fl_campaign_mode_t m) {
   fl_campaign_opts_t c;
   campaign_opts(v, m, &c);
   mode_total_t *t = &v->total[m];
-  double t0 = now();
+  double t0 = fl_cli_now();
   fl_status_t st = fl_campaign_run(&ops, &c, &v->finding, &t->st);
-  t->seconds += now() - t0;
+  t->seconds += fl_cli_now() - t0;
   t->streams++;
   /* A finding ends the stream at its op (ops.n: found by the last walk). */
   size_t ran = v->finding.found && v->finding.op_index < ops.n ? v->finding.op_index + 1 : ops.n;
@@ -436,7 +430,7 @@ static int run_stream(verify_run_t *v, uint64_t r, fl_campaign_mode_t m) {
     status = fl_cli_fail("verify", st == FL_EUSAGE ? 2 : 3, "%s%s", fl_error_message(),
                          m == FL_CAMPAIGN_DIFF ? " (--modes glass-box,kernel runs without the helper)" : "");
   } else if (v->finding.found) {
-    v->seconds = v->first_finding_at = now() - v->t0;
+    v->seconds = v->first_finding_at = fl_cli_now() - v->t0;
     v->finding_opts = c;
     v->finding_stream = r;
     int save = make_dir(v->o.dir);
@@ -455,12 +449,12 @@ static int run_round(verify_run_t *v, uint64_t r) {
   if (st || m != FL_CAMPAIGN_KERNEL || !budget_left(v)) return st;
   size_t steps = scaled(v, MODEL_STEPS);
   if (v->o.ops_given && v->o.ops - v->ops < steps) steps = (size_t)(v->o.ops - v->ops);
-  double t0 = now();
+  double t0 = fl_cli_now();
   st = model_run(v, r, steps);
-  v->total[m].seconds += now() - t0;
+  v->total[m].seconds += fl_cli_now() - t0;
   v->ops += steps;
   if (st == 1) {
-    v->seconds = v->first_finding_at = now() - v->t0;
+    v->seconds = v->first_finding_at = fl_cli_now() - v->t0;
     campaign_opts(v, m, &v->finding_opts);
     v->finding_stream = r;
     fl_cli_print_finding(stderr, "  ", &v->finding, &v->finding_opts);
@@ -590,7 +584,7 @@ static void print_text(const verify_run_t *v) {
 
 static void progress(const verify_run_t *v) {
   fprintf(stderr, "\r  %.0f s: glass-box %llu ops, kernel %llu ops + %llu model steps, diff %llu ops   ",
-          now() - v->t0, (unsigned long long)v->total[FL_CAMPAIGN_GLASS].ops,
+          fl_cli_now() - v->t0, (unsigned long long)v->total[FL_CAMPAIGN_GLASS].ops,
           (unsigned long long)v->total[FL_CAMPAIGN_KERNEL].ops, (unsigned long long)v->model_steps,
           (unsigned long long)v->total[FL_CAMPAIGN_DIFF].ops);
 }
@@ -607,17 +601,17 @@ int fl_cmd_verify(int argc, char **argv) {
     return status < 0 ? 0 : status;
   }
   bool tty = isatty(2) && !v->o.json;
-  v->t0 = now();
+  v->t0 = fl_cli_now();
   double last = v->t0;
   for (uint64_t r = 0; status == 0 && budget_left(v); r++) {
     status = run_round(v, r);
-    if (tty && now() - last >= 1.0) {
-      last = now();
+    if (tty && fl_cli_now() - last >= 1.0) {
+      last = fl_cli_now();
       progress(v);
     }
   }
   if (tty) fputc('\n', stderr);
-  if (!v->finding.found) v->seconds = now() - v->t0; /* else: up to the finding, not its minimization */
+  if (!v->finding.found) v->seconds = fl_cli_now() - v->t0; /* else: up to the finding, not its minimization */
   if (status <= 1) {
     if (v->o.json) print_json(v);
     else print_text(v);

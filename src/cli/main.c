@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -138,6 +139,24 @@ bool fl_cli_format(char *out, size_t cap, const char *fmt, ...) {
   int n = vsnprintf(out, cap, fmt, ap);
   va_end(ap);
   return n >= 0 && (size_t)n < cap;
+}
+
+double fl_cli_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+pid_t fl_cli_spawn(char *const argv[], const char *log) {
+  pid_t pid = fork();
+  if (pid > 0) setpgid(pid, pid); /* both sides: a kill(-pid) right after must reach it */
+  if (pid != 0) return pid;
+  setpgid(0, 0);
+  FILE *f = freopen(log, "a", stdout);
+  if (!f || dup2(fileno(stdout), 2) < 0) _exit(127);
+  execv(argv[0], argv);
+  fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
 }
 
 bool fl_cli_is_help(const char *arg) {

@@ -333,7 +333,9 @@ fl_status_t fl_glibc_open(fl_glibc_t **out, const fl_glibc_opts_t *opts) {
   if (!h) return fl_error(FL_EENV, "out of memory");
   h->sock = h->errfd = -1;
   h->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
-  if (!fl_path_find_helper("faultline-glibc", opts ? opts->helper : NULL, "FAULTLINE_GLIBC_HELPER", h->path, sizeof h->path) || access(h->path, X_OK) != 0) {
+  if (!fl_path_find_helper("faultline-glibc", opts ? opts->helper : NULL, "FAULTLINE_GLIBC_HELPER", h->path,
+                           sizeof h->path) ||
+      access(h->path, X_OK) != 0) {
     fl_status_t s = fl_error(FL_EENV,
                              "cannot find the glibc helper '%s' (build the faultline-glibc target, "
                              "or set FAULTLINE_GLIBC_HELPER)", h->path);

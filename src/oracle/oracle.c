@@ -221,7 +221,8 @@ fl_status_t fl_oracle_open(fl_oracle_t **out, const fl_oracle_opts_t *opts) {
   if (!o->o.budget) o->o.budget = FL_ORACLE_DEFAULT_BUDGET;
   snprintf(o->allocator, sizeof o->allocator, "%s", opts->allocator);
   fl_status_t s = FL_OK;
-  if (!fl_path_find_helper("faultline-oracle", opts->helper, "FAULTLINE_ORACLE_HELPER", o->helper, sizeof o->helper) || access(o->helper, X_OK))
+  if (!fl_path_find_helper("faultline-oracle", opts->helper, "FAULTLINE_ORACLE_HELPER", o->helper, sizeof o->helper) ||
+      access(o->helper, X_OK))
     s = fl_error(FL_EENV, "cannot find the oracle helper faultline-oracle (build it, or set FAULTLINE_ORACLE_HELPER)");
   if (s == FL_OK) s = shm_open_header(o);
   if (s == FL_OK) s = start(o);
