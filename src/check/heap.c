@@ -337,7 +337,11 @@ static void nextsize(fl_check_t *c, int arena, unsigned i, const uintptr_t *l, s
  * A break is reported once; the chunks behind it are reached from bk. */
 static void one_bin(fl_check_t *c, int arena, unsigned i, uintptr_t **buf, size_t *cap) {
   uintptr_t b = fl_rm_bin_at(c->rm, (size_t)arena, i);
-  size_t n = 0, limit = c->nchunks + 4;
+  /* A list longer than the heap has chunks is a cycle; the walk counts them
+   * only when it could walk every heap (a non-contiguous main arena it
+   * cannot). Without that bound, a revisit found by membership (below)
+   * still ends a cycle. */
+  size_t n = 0, limit = c->walk_complete ? c->nchunks + 4 : SIZE_MAX;
   bool broken = false;
   uintptr_t prev = b, p = ck_link(c, arena, b + 16);
   while (p != b) {
