@@ -330,8 +330,9 @@ static void rm_syscall(void *ctx, const fl_vm_syscall_t *call) {
  * (allocate_stack), then callocs the DTV on the main thread's arena
  * (_dl_allocate_tls). The model does the same, so that the stack takes the
  * same place in the address space and the DTV the same chunk. If the stack
- * cannot be mapped, pthread_create fails and the helper stays on the
- * current thread: so does refmalloc. */
+ * cannot be mapped, or opened (then allocate_stack unmaps it again),
+ * pthread_create fails and the helper stays on the current thread: so does
+ * refmalloc. */
 static void mirror_pthread_create(rmside_t *s, unsigned tid, unsigned prev) {
   const fl_glibc_hello_t *h = &s->hello;
   size_t len = h->stack_size + h->guard_size;
@@ -340,7 +341,11 @@ static void mirror_pthread_create(rmside_t *s, unsigned tid, unsigned prev) {
     fl_rm_set_thread(s->rm, prev);
     return;
   }
-  fl_vm_mprotect(s->vm, (uintptr_t)mem + h->guard_size, h->stack_size, PROT_READ | PROT_WRITE);
+  if (fl_vm_mprotect(s->vm, (uintptr_t)mem + h->guard_size, h->stack_size, PROT_READ | PROT_WRITE) < 0) {
+    fl_vm_munmap(s->vm, (uintptr_t)mem, len); /* allocate_stack gives the mapping back */
+    fl_rm_set_thread(s->rm, prev);
+    return;
+  }
   fl_rm_set_thread(s->rm, 0);
   fl_rm_calloc(s->rm, h->dtv_entries, h->dtv_entry_size);
   fl_rm_set_thread(s->rm, tid);

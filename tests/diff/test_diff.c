@@ -336,6 +336,10 @@ FL_TEST(diff_thread_whose_stack_cannot_be_mapped) {
   diff_regression("threads16-seed1-op125.ops", FL_OP_THREAD);
 }
 
+FL_TEST(diff_thread_whose_stack_cannot_be_opened) {
+  diff_regression("thread-stack-mprotect-fails.ops", FL_OP_THREAD);
+}
+
 /* Logical threads are pthreads in the helper: the first switch to a thread
  * maps its stack (stack + guard, PROT_NONE, then all but the guard opened),
  * and refmalloc's side mirrors it; each thread then gets its own arena. */
